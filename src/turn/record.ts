@@ -1,0 +1,102 @@
+// The one record of a model call ("turn"), built along the data path
+//   request -> session -> upstream attempts -> response tap -> TurnRecord -> metrics, span, log, history
+// and handed once, when the call is over (completed, failed or aborted), to the TurnSink.
+// Every telemetry output is derived from this record, so metrics, spans and logs cannot disagree.
+
+import type { Context } from "@opentelemetry/api";
+import type { Content, GenerationConfig, UsageMetadata } from "../gemini/types.js";
+
+/** Outcome of one upstream attempt: the label set of gemini_gateway_upstream_attempts_total. */
+export type AttemptOutcome = "ok" | "400" | "403" | "404" | "429" | "500" | "503" | "504" | "other" | "timeout" | "network";
+
+/** Where a retry delay came from. */
+export type DelaySource = "retry_info" | "retry_after" | "backoff";
+
+/** Which quota a 429 exhausted, from its QuotaFailure quotaId. */
+export type QuotaKind = "per_minute" | "per_day" | "tokens" | "unknown";
+
+export interface AttemptRecord {
+  /** Epoch milliseconds (fractional). */
+  startedAt: number;
+  /** When the attempt's outcome was known: headers received, or the failure. */
+  endedAt: number;
+  /** HTTP status received, when one was. */
+  httpStatus?: number;
+  outcome: AttemptOutcome;
+  /** For a 429: the quota kind it reported. */
+  quota?: QuotaKind;
+  /** Present when the gateway retried after this attempt. */
+  retry?: { reason: AttemptOutcome; delayMs: number; source: DelaySource };
+}
+
+/** What the response tap read from the response (the last chunk's usage for a stream). */
+export interface TappedResponse {
+  usage?: UsageMetadata;
+  /** One per candidate, as Gemini sent them (upper case enum names). */
+  finishReasons: string[];
+  blockReason?: string;
+  responseId?: string;
+  modelVersion?: string;
+  /** True when the first candidate carried at least one non-thought part. */
+  hasVisibleParts: boolean;
+  /** Visible text of the first candidate (kept only when content capture or sessions need it). */
+  text?: string;
+  /** The model turn to append to a session (first candidate's content, thought parts removed). */
+  modelContent?: Content;
+}
+
+export type Operation = "generate_content" | "count_tokens" | "list_models" | "get_model";
+
+export type RouteName =
+  | "generateContent"
+  | "streamGenerateContent"
+  | "countTokens"
+  | "listModels"
+  | "getModel"
+  | "sessionMessage"
+  | "sessionMessageStream";
+
+export interface TurnRecord {
+  route: RouteName;
+  operation: Operation;
+  /** The model as requested by the client (raw; telemetry folds it to a bounded set). */
+  model: string;
+  /** Tenant from the configured gateway keys, passthrough hash, or "anonymous". */
+  tenant: string;
+  stream: boolean;
+  apiVersion: string;
+  /** Session id, or the x-gateway-session header of a passthrough call. */
+  conversationId?: string;
+  /** 1-based turn number within the conversation. */
+  sessionTurn?: number;
+  generationConfig?: GenerationConfig;
+  /** The request contents, only kept when message content capture is on. */
+  capturedInput?: { contents: Content[]; systemInstruction?: Content };
+  attempts: AttemptRecord[];
+  retryBudgetExhausted: boolean;
+  response?: TappedResponse;
+  /** Status returned to the client (for a stream: the status line, 200, even if it failed later). */
+  httpStatus: number;
+  /** Low-cardinality error type: the HTTP status as a string, "timeout", "network", "cancelled", "midstream_error". */
+  errorType?: string;
+  /** For 429s handed to the client. */
+  rateLimitedQuota?: QuotaKind;
+  startedAt: number;
+  endedAt: number;
+  /** Streaming: when the first chunk reached the client. */
+  firstChunkAt?: number;
+  clientAborted: boolean;
+  /** When session history trimming happened for this turn. */
+  trimmedTurns?: number;
+  /** Trace context of the incoming request (traceparent). */
+  parentContext?: Context;
+  /** Upstream endpoint, for server.address / server.port. */
+  server?: { address: string; port: number };
+}
+
+/** Consumes finished turns. Implemented by telemetry (metrics + span + log). */
+export interface TurnSink {
+  record(turn: TurnRecord): void;
+}
+
+export const noopTurnSink: TurnSink = { record: () => undefined };
