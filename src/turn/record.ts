@@ -94,9 +94,15 @@ export interface TurnRecord {
   server?: { address: string; port: number };
 }
 
-/** Consumes finished turns. Implemented by telemetry (metrics + span + log). */
-export interface TurnSink {
-  record(turn: TurnRecord): void;
+/** Where the turn's span landed, for the request's log line. */
+export interface RecordedTurn {
+  traceId?: string;
+  spanId?: string;
 }
 
-export const noopTurnSink: TurnSink = { record: () => undefined };
+/** Consumes finished turns: exactly one call per model call. Implemented by telemetry (metrics + span). */
+export interface TurnSink {
+  record(turn: TurnRecord): RecordedTurn;
+}
+
+export const noopTurnSink: TurnSink = { record: () => ({}) };
