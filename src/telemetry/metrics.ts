@@ -1,0 +1,201 @@
+// The Prometheus metrics of the gateway (a contract: dashboards, alerts and users' rules name them), derived from
+// TurnRecords and session events. Labels are bounded: models fold to a known set, tenants to the configured ones.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { RegistryContentType } from "prom-client";
+import { finishReasonLabel, truncationCause } from "../gemini/finish.js";
+import { TOKEN_TYPES, tokenBreakdown } from "../gemini/usage.js";
+import type { TurnRecord } from "../turn/record.js";
+import { DURATION_BUCKETS, GEN_AI_PROVIDER_GEMINI, TOKEN_USAGE_BUCKETS } from "./semconv.js";
+
+/** Exemplar labels of a sampled span. */
+export interface TraceExemplar {
+  trace_id: string;
+  span_id: string;
+}
+
+/** Events of the session store. */
+export type SessionEvent = { type: "evicted"; reason: string } | { type: "turn_cap_rejected" };
+
+export interface SessionStats {
+  sessions: number;
+  bytes: number;
+}
+
+/** Maps raw label values onto bounded sets. */
+export interface LabelFolding {
+  model(requested: string): string;
+  tenant(tenant: string): string;
+}
+
+/** What telemetry knows about a turn besides the record itself. */
+export interface TurnFacts {
+  /** USD; undefined when the model has no price. */
+  costUsd?: number;
+  exemplar?: TraceExemplar;
+}
+
+export type ExpositionFormat = "openmetrics" | "prometheus";
+
+export const EVICTION_REASONS = ["capacity", "bytes", "ttl", "deleted"] as const;
+const KNOWN_EVICTION_REASONS: ReadonlySet<string> = new Set(EVICTION_REASONS);
+const NAMED_ERROR_TYPES: ReadonlySet<string> = new Set(["timeout", "network", "cancelled", "midstream_error"]);
+
+/** error_type label: "" when ok, an HTTP status, or one of the named kinds; anything else folds to `other`. */
+export function errorTypeLabel(errorType: string | undefined): string {
+  if (!errorType) return "";
+  return /^\d{3}$/.test(errorType) || NAMED_ERROR_TYPES.has(errorType) ? errorType : "other";
+}
+
+const RETRY_DELAY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const SESSION_TURN_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+type Labels = Record<string, string>;
+
+export class GatewayMetrics {
+  /** One registry, rendered in either exposition format per scrape (see render()). */
+  readonly registry = new Registry<RegistryContentType>();
+  private readonly metricNames = new Map<{ name: string }, string>();
+  private scrapes: Promise<unknown> = Promise.resolve();
+  private sessionStats: (() => SessionStats | Promise<SessionStats>) | undefined;
+
+  private readonly tokenUsage = this.histogram("gen_ai_client_token_usage", "Tokens per model call (OTel GenAI gen_ai.client.token.usage; input = prompt incl. cached, output = candidates + thoughts).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], TOKEN_USAGE_BUCKETS);
+  private readonly operationDuration = this.histogram("gen_ai_client_operation_duration_seconds", "Duration of a model call as the client saw it (OTel GenAI gen_ai.client.operation.duration).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"], DURATION_BUCKETS);
+  private readonly timeToFirstChunk = this.histogram("gen_ai_client_operation_time_to_first_chunk_seconds", "Time until the first chunk of a streamed response reached the client (OTel GenAI).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"], DURATION_BUCKETS);
+  private readonly tokens = this.counter("gemini_gateway_tokens_total", "Tokens by type: input (prompt minus cached), cached, output (candidates), thoughts, tool_use; they add up to totalTokenCount.", ["model", "tenant", "type"]);
+  private readonly cost = this.counter("gemini_gateway_cost_usd_total", "Cost in USD from the price table (thinking billed as output).", ["model", "tenant"]);
+  private readonly unpricedTokens = this.counter("gemini_gateway_unpriced_tokens_total", "Tokens of models missing from the price table (counted at no cost).", ["model"]);
+  private readonly responses = this.counter("gemini_gateway_responses_total", "Model responses by finish reason (lower-case enum; blocked = prompt blocked; unspecified = none).", ["model", "finish_reason"]);
+  private readonly truncations = this.counter("gemini_gateway_truncations_total", "MAX_TOKENS responses by cause: output_limit, or thinking (thoughts used the budget, no visible text).", ["model", "cause"]);
+  private readonly attempts = this.counter("gemini_gateway_upstream_attempts_total", "Upstream attempts by outcome.", ["model", "outcome"]);
+  private readonly retries = this.counter("gemini_gateway_retries_total", "Retries by the outcome that caused them.", ["model", "reason"]);
+  private readonly retryDelay = this.histogram("gemini_gateway_retry_delay_seconds", "Delay before each retry by where it came from.", ["source"], RETRY_DELAY_BUCKETS);
+  private readonly retryBudgetExhausted = this.counter("gemini_gateway_retry_budget_exhausted_total", "Calls that failed without retrying because the retry budget was spent.", ["model"]);
+  private readonly rateLimited = this.counter("gemini_gateway_rate_limited_total", "429s handed to clients, by quota kind.", ["model", "quota"]);
+  private readonly requests = this.counter("gemini_gateway_requests_total", "Requests by route and response status.", ["route", "code"]);
+  private readonly overhead = this.histogram("gemini_gateway_overhead_seconds", "Time spent in the gateway before the first upstream attempt (parsing, auth, session work).", [], OVERHEAD_BUCKETS);
+  private readonly clientAborts = this.counter("gemini_gateway_client_aborts_total", "Model calls the client abandoned before the end.", ["model"]);
+  private readonly sessionEvictions = this.counter("gemini_gateway_session_evictions_total", "Sessions evicted by reason.", ["reason"]);
+  private readonly sessionTurn = this.histogram("gemini_gateway_session_turn", "Turn number of each session message.", [], SESSION_TURN_BUCKETS);
+  private readonly sessionPromptTokens = this.histogram("gemini_gateway_session_prompt_tokens", "promptTokenCount per session turn: how context grows.", [], TOKEN_USAGE_BUCKETS);
+  private readonly turnCap = this.counter("gemini_gateway_turn_cap_total", "Turn cap hits by action: rejected, trimmed.", ["action"]);
+
+  constructor(private readonly folding: LabelFolding) {
+    const stats = async (): Promise<SessionStats | undefined> => this.sessionStats?.();
+    new Gauge({
+      name: "gemini_gateway_sessions",
+      help: "Sessions held by the store.",
+      registers: [this.registry],
+      async collect() {
+        const s = await stats();
+        if (s) this.set(s.sessions);
+      },
+    });
+    new Gauge({
+      name: "gemini_gateway_session_bytes",
+      help: "Bytes of session history held by the store.",
+      registers: [this.registry],
+      async collect() {
+        const s = await stats();
+        if (s) this.set(s.bytes);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+    for (const metric of this.registry.getMetricsAsArray()) this.metricNames.set(metric, metric.name);
+  }
+
+  registerSessionStats(fn: () => SessionStats | Promise<SessionStats>): void {
+    this.sessionStats = fn;
+  }
+
+  /** Everything a finished model call contributes. */
+  recordTurn(turn: TurnRecord, facts: TurnFacts = {}): void {
+    const model = this.folding.model(turn.model);
+    const tenant = this.folding.tenant(turn.tenant);
+    const ex = facts.exemplar;
+    const genAi = { gen_ai_operation_name: turn.operation, gen_ai_provider_name: GEN_AI_PROVIDER_GEMINI, gen_ai_request_model: model };
+
+    inc(this.requests, { route: turn.route, code: String(turn.httpStatus) }, 1, ex);
+    observe(this.operationDuration, { ...genAi, error_type: errorTypeLabel(turn.errorType) }, (turn.endedAt - turn.startedAt) / 1000, ex);
+    if (turn.stream && turn.firstChunkAt !== undefined) {
+      observe(this.timeToFirstChunk, genAi, (turn.firstChunkAt - turn.startedAt) / 1000, ex);
+    }
+    const firstAttempt = turn.attempts[0];
+    observe(this.overhead, {}, ((firstAttempt?.startedAt ?? turn.endedAt) - turn.startedAt) / 1000, ex);
+
+    turn.attempts.forEach((attempt) => {
+      inc(this.attempts, { model, outcome: attempt.outcome }, 1, ex);
+      if (attempt.retry) {
+        inc(this.retries, { model, reason: attempt.retry.reason }, 1, ex);
+        observe(this.retryDelay, { source: attempt.retry.source }, attempt.retry.delayMs / 1000, ex);
+      }
+    });
+    if (turn.retryBudgetExhausted) inc(this.retryBudgetExhausted, { model }, 1, ex);
+    if (turn.httpStatus === 429) inc(this.rateLimited, { model, quota: turn.rateLimitedQuota ?? "unknown" }, 1, ex);
+    if (turn.clientAborted) inc(this.clientAborts, { model }, 1, ex);
+    if (turn.trimmedTurns) inc(this.turnCap, { action: "trimmed" }, 1);
+    if (turn.sessionTurn !== undefined) observe(this.sessionTurn, {}, turn.sessionTurn, ex);
+
+    const response = turn.response;
+    if (!response) return;
+    if (turn.operation === "generate_content") {
+      inc(this.responses, { model, finish_reason: finishReasonLabel(response) }, 1, ex);
+      const cause = truncationCause(response);
+      if (cause) inc(this.truncations, { model, cause }, 1, ex);
+    }
+    const usage = response.usage;
+    if (!usage) return;
+    const breakdown = tokenBreakdown(usage);
+    for (const type of TOKEN_TYPES) inc(this.tokens, { model, tenant, type }, breakdown[type], ex);
+    if (facts.costUsd === undefined) {
+      inc(this.unpricedTokens, { model }, TOKEN_TYPES.reduce((sum, t) => sum + breakdown[t], 0), ex);
+    } else {
+      inc(this.cost, { model, tenant }, facts.costUsd, ex);
+    }
+    observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "input" }, usage.promptTokenCount ?? 0, ex);
+    observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "output" }, breakdown.output + breakdown.thoughts, ex);
+    if (turn.sessionTurn !== undefined && usage.promptTokenCount !== undefined) {
+      observe(this.sessionPromptTokens, {}, usage.promptTokenCount, ex);
+    }
+  }
+
+  sessionEvent(event: SessionEvent): void {
+    if (event.type === "turn_cap_rejected") {
+      inc(this.turnCap, { action: "rejected" }, 1);
+    } else {
+      inc(this.sessionEvictions, { reason: KNOWN_EVICTION_REASONS.has(event.reason) ? event.reason : "other" }, 1);
+    }
+  }
+
+  /** Renders the registry; scrapes run one at a time because the format is a registry-wide setting. */
+  render(format: ExpositionFormat): Promise<{ contentType: string; body: string }> {
+    const result = this.scrapes.then(async () => {
+      const contentType = format === "openmetrics" ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
+      this.registry.setContentType(contentType);
+      // prom-client's OpenMetrics rendering strips `_total` from counter names in place; put them back for the classic one.
+      if (format === "prometheus") for (const [metric, name] of this.metricNames) metric.name = name;
+      return { contentType, body: await this.registry.metrics() };
+    });
+    this.scrapes = result.catch(() => undefined);
+    return result;
+  }
+
+  // Every counter enables exemplars so that one inc() form serves all (prom-client's inc changes shape with it).
+  private counter(name: string, help: string, labelNames: string[]): Counter<string> {
+    return new Counter({ name, help, labelNames, enableExemplars: true, registers: [this.registry] });
+  }
+
+  private histogram(name: string, help: string, labelNames: string[], buckets: number[]): Histogram<string> {
+    return new Histogram({ name, help, labelNames, buckets, enableExemplars: true, registers: [this.registry] });
+  }
+}
+
+function inc(counter: Counter<string>, labels: Labels, value: number, exemplar?: TraceExemplar): void {
+  // An exemplar on a zero increment would be recorded with value 1 by prom-client: skip it.
+  counter.inc({ labels, value, exemplarLabels: exemplar && value > 0 ? { ...exemplar } : undefined });
+}
+
+function observe(histogram: Histogram<string>, labels: Labels, value: number, exemplar?: TraceExemplar): void {
+  histogram.observe({ labels, value, exemplarLabels: exemplar ? { ...exemplar } : undefined });
+}

@@ -1,0 +1,88 @@
+// The telemetry service: the TurnSink that turns each TurnRecord into metrics and spans, the session-store hooks,
+// and the /metrics exposition. The server assembly builds one with createTelemetry() and wires it in a few lines.
+
+import type { TelemetryConfig } from "../config/telemetry.js";
+import type { RecordedTurn, TurnRecord, TurnSink } from "../turn/record.js";
+import { GatewayMetrics } from "./metrics.js";
+import type { ExpositionFormat, SessionEvent, SessionStats, TraceExemplar } from "./metrics.js";
+import { loadPriceTable, normalizeModel, turnCost } from "./pricing.js";
+import type { PriceTable } from "./pricing.js";
+import { createTracing, isSampled, recordTurnSpan } from "./tracing.js";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { Tracer } from "@opentelemetry/api";
+
+export interface TelemetryOptions {
+  /** Whether a tenant is one of the configured ones (others are labelled `other`; "anonymous" is kept). */
+  isKnownTenant?: (tenant: string) => boolean;
+  /** Start-up notices (the no-export line). Default: stderr. */
+  log?: (message: string) => void;
+  /** Extra span processors, e.g. an in-memory exporter in tests. */
+  spanProcessors?: SpanProcessor[];
+  /** Overrides the table from config.pricingFile (tests). */
+  priceTable?: PriceTable;
+}
+
+export interface Telemetry {
+  turnSink: TurnSink;
+  /** For the session store's own spans (Redis operations); undefined when OTEL_SDK_DISABLED. */
+  tracer?: Tracer;
+  /** GET /metrics body in the asked-for format. */
+  render(format: ExpositionFormat): Promise<{ contentType: string; body: string }>;
+  sessionEvent(event: SessionEvent): void;
+  registerSessionStats(stats: () => SessionStats | Promise<SessionStats>): void;
+  /** Flushes and stops the span exporter. */
+  shutdown(): Promise<void>;
+}
+
+export const OTHER_LABEL = "other";
+
+export function createTelemetry(config: TelemetryConfig, options: TelemetryOptions = {}): Telemetry {
+  const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
+  const prices = options.priceTable ?? loadPriceTable(config.pricingFile);
+  const knownModels = [...Object.keys(prices.models), ...config.extraModels];
+  const isKnownTenant = options.isKnownTenant ?? (() => false);
+  const metrics = new GatewayMetrics({
+    model: (requested) => normalizeModel(requested, knownModels) ?? OTHER_LABEL,
+    tenant: (tenant) => (tenant === "anonymous" || isKnownTenant(tenant) ? tenant : OTHER_LABEL),
+  });
+  const tracing = createTracing({
+    serviceName: config.serviceName,
+    disabled: config.tracingDisabled,
+    otlpTracesUrl: config.otlpTracesUrl,
+    spanProcessors: options.spanProcessors,
+  });
+  if (config.tracingDisabled) log("telemetry: OTEL_SDK_DISABLED is set: no spans, no exemplars");
+  else if (!config.otlpTracesUrl) log("telemetry: no OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT): traces are not exported");
+
+  const costOf = (turn: TurnRecord): number | undefined => {
+    const usage = turn.response?.usage;
+    const priced = normalizeModel(turn.model, Object.keys(prices.models));
+    const price = priced === undefined ? undefined : prices.models[priced];
+    if (!usage || !price) return undefined;
+    return turnCost(price, usage);
+  };
+
+  const turnSink: TurnSink = {
+    record(turn: TurnRecord): RecordedTurn {
+      const costUsd = costOf(turn);
+      let recorded: RecordedTurn = {};
+      let exemplar: TraceExemplar | undefined;
+      if (tracing.tracer) {
+        const span = recordTurnSpan(tracing.tracer, turn, { costUsd, capture: config.contentCapture });
+        recorded = { traceId: span.traceId, spanId: span.spanId };
+        if (isSampled(span)) exemplar = { trace_id: span.traceId, span_id: span.spanId };
+      }
+      metrics.recordTurn(turn, { costUsd, exemplar });
+      return recorded;
+    },
+  };
+
+  return {
+    turnSink,
+    tracer: tracing.tracer,
+    render: (format) => metrics.render(format),
+    sessionEvent: (event) => metrics.sessionEvent(event),
+    registerSessionStats: (stats) => metrics.registerSessionStats(stats),
+    shutdown: () => tracing.shutdown(),
+  };
+}
