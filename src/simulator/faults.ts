@@ -1,0 +1,86 @@
+// Fault injection: the rules tests and users script against (`PUT /_sim/faults`), matched in order per request.
+import { z } from "zod";
+import { BLOCK_REASONS, FINISH_REASONS } from "../gemini/types.js";
+import { seededRandom } from "./generation.js";
+
+export const MODEL_METHODS = ["generateContent", "streamGenerateContent", "countTokens"] as const;
+export type FaultMethod = (typeof MODEL_METHODS)[number];
+
+const nonNegativeInt = z.number().int().nonnegative();
+const durationString = z.string().regex(/^\d+(\.\d+)?s$/, 'a protobuf Duration such as "1.5s"');
+
+export const faultSchema = z.union([
+  z.strictObject({ status: z.literal(429), retryDelay: durationString.optional(), quotaId: z.string().min(1).optional() }),
+  z.strictObject({ status: z.union([z.literal(400), z.literal(403), z.literal(404), z.literal(500), z.literal(503), z.literal(504)]) }),
+  z.strictObject({ kind: z.literal("reset") }),
+  z.strictObject({ kind: z.literal("hang"), ms: nonNegativeInt.optional(), afterChunks: nonNegativeInt.optional() }),
+  z.strictObject({ kind: z.literal("midstream_error"), afterChunks: nonNegativeInt.optional(), status: z.number().int().min(400).max(599).optional() }),
+  z.strictObject({ kind: z.literal("finish"), finishReason: z.enum(FINISH_REASONS) }),
+  z.strictObject({ kind: z.literal("block"), blockReason: z.enum(BLOCK_REASONS).optional() }),
+  z.strictObject({ kind: z.literal("delay"), ms: nonNegativeInt }),
+]);
+export type Fault = z.infer<typeof faultSchema>;
+
+export const ruleSchema = z.strictObject({
+  when: z.strictObject({ model: z.string().min(1).optional(), method: z.enum(MODEL_METHODS).optional() }).optional(),
+  fault: faultSchema,
+  probability: z.number().min(0).max(1).optional(),
+  times: z.number().int().positive().optional(),
+});
+export type FaultRule = z.infer<typeof ruleSchema>;
+
+export const faultConfigSchema = z.strictObject({ seed: z.number().int().optional(), rules: z.array(ruleSchema) });
+export type FaultConfig = z.infer<typeof faultConfigSchema>;
+
+/** The stats label of a fault: `status:503`, `reset`, `midstream_error`, ... */
+export function faultLabel(fault: Fault): string {
+  return "status" in fault && !("kind" in fault) ? `status:${fault.status}` : (fault as { kind: string }).kind;
+}
+
+/** One line per problem, for the 400 answer to a bad PUT. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(body)"}: ${issue.message}`).join("\n");
+}
+
+const DEFAULT_SEED = 1;
+
+export class FaultBook {
+  private rules: FaultRule[] = [];
+  private seed = DEFAULT_SEED;
+  private random = seededRandom(DEFAULT_SEED);
+
+  /** Replaces the rules; `times` counts restart and the random sequence restarts from the seed. */
+  set(config: FaultConfig): void {
+    this.rules = config.rules.map((rule) => ({ ...rule }));
+    this.seed = config.seed ?? DEFAULT_SEED;
+    this.random = seededRandom(this.seed);
+  }
+
+  clear(): void {
+    this.set({ rules: [] });
+  }
+
+  /** The rules in force; `times` shows what is left. */
+  show(): FaultConfig {
+    return { seed: this.seed, rules: this.rules.map((rule) => ({ ...rule })) };
+  }
+
+  /**
+   * The fault for a request, if any: the first rule whose `when` matches and whose probability draw passes
+   * (a draw is taken only for rules with probability < 1). Consumes one of the rule's `times`.
+   */
+  pick(method: FaultMethod, model: string): Fault | undefined {
+    for (const [index, rule] of this.rules.entries()) {
+      if (rule.when?.method !== undefined && rule.when.method !== method) continue;
+      if (rule.when?.model !== undefined && rule.when.model !== model) continue;
+      const probability = rule.probability ?? 1;
+      if (probability < 1 && this.random() >= probability) continue;
+      if (rule.times !== undefined) {
+        rule.times -= 1;
+        if (rule.times === 0) this.rules.splice(index, 1);
+      }
+      return rule.fault;
+    }
+    return undefined;
+  }
+}

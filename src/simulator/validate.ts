@@ -1,0 +1,204 @@
+// Request validation with the messages and statuses of the real Developer API (see /work/shared/docs/gemini-api.md).
+// Pure functions: raw JSON in, a normalized (lowerCamelCase) request out, or a GeminiError thrown.
+import { invalidArgument, permissionDenied } from "../gemini/errors.js";
+import type { Content, CountTokensRequest, GenerateContentRequest, GenerationConfig } from "../gemini/types.js";
+import { PART_DATA_FIELDS } from "../gemini/types.js";
+import type { SimModel } from "./models.js";
+
+export type ApiVersion = "v1" | "v1beta" | "v1alpha";
+
+const REQUEST_FIELDS = [
+  "model",
+  "contents",
+  "systemInstruction",
+  "generationConfig",
+  "safetySettings",
+  "tools",
+  "toolConfig",
+  "cachedContent",
+] as const;
+/** Fields the v1 surface does not know. */
+const V1_UNKNOWN_FIELDS = new Set(["systemInstruction", "tools", "toolConfig", "cachedContent"]);
+const GENERATION_CONFIG_FIELDS = new Set([
+  "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "responseModalities", "candidateCount",
+  "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty", "frequencyPenalty", "responseLogprobs",
+  "logprobs", "enableEnhancedCivicAnswers", "speechConfig", "thinkingConfig", "imageConfig", "mediaResolution",
+  "_responseJsonSchema",
+]);
+const THINKING_CONFIG_FIELDS = new Set(["thinkingBudget", "includeThoughts", "thinkingLevel"]);
+const PART_FIELDS = new Set<string>([...PART_DATA_FIELDS, "thought", "thoughtSignature", "videoMetadata", "partMetadata"]);
+
+export function snakeToCamel(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const unknownName = (name: string, at?: string): never => {
+  throw invalidArgument(`Invalid JSON payload received. Unknown name "${name}"${at ? ` at '${at}'` : ""}: Cannot find field.`);
+};
+
+/**
+ * Renames snake_case keys to lowerCamelCase (proto JSON accepts both) and rejects unknown names.
+ * `at` is the proto path Google names in the message (snake_case).
+ */
+function normalizeKeys(obj: JsonObject, known: ReadonlySet<string>, at?: string): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(obj)) {
+    const camel = snakeToCamel(key);
+    if (!known.has(camel)) unknownName(key, at);
+    out[camel] = value;
+  }
+  return out;
+}
+
+const NESTED_PART_OBJECTS: Readonly<Record<string, ReadonlySet<string>>> = {
+  inlineData: new Set(["mimeType", "data"]),
+  fileData: new Set(["mimeType", "fileUri"]),
+};
+
+function normalizeContent(raw: unknown, path: string): Content {
+  if (!isObject(raw)) throw invalidArgument(`Invalid value at '${path}' (type.googleapis.com/google.ai.generativelanguage.v1beta.Content), ${JSON.stringify(raw)}`);
+  const content = normalizeKeys(raw, new Set(["role", "parts"]), path);
+  const rawParts = content.parts === undefined ? [] : content.parts;
+  if (!Array.isArray(rawParts)) throw invalidArgument(`Invalid value at '${path}.parts': expected a list.`);
+  const parts = rawParts.map((rawPart, j) => {
+    const partPath = `${path}.parts[${j}]`;
+    if (!isObject(rawPart)) throw invalidArgument(`Invalid value at '${partPath}': expected an object.`);
+    const part = normalizeKeys(rawPart, PART_FIELDS, partPath);
+    for (const [field, known] of Object.entries(NESTED_PART_OBJECTS)) {
+      const nested = part[field];
+      if (isObject(nested)) part[field] = normalizeKeys(nested, known, `${partPath}.${field}`);
+    }
+    return part;
+  });
+  const result: Content = { parts };
+  if (content.role !== undefined) result.role = String(content.role);
+  return result;
+}
+
+/** `path` is how Google names the request in messages: GenerateContentRequest or CountTokensRequest.generate_content_request. */
+function checkContents(contents: Content[], path: string): void {
+  if (contents.length === 0) throw invalidArgument(`* ${path}.contents: contents is not specified\n`);
+  contents.forEach((content, i) => {
+    if (content.parts.length === 0) throw invalidArgument(`* ${path}.contents[${i}].parts: contents.parts must not be empty.\n`);
+    content.parts.forEach((part, j) => {
+      const dataFields = PART_DATA_FIELDS.filter((f) => (part as JsonObject)[f] !== undefined);
+      if (dataFields.length === 0) {
+        throw invalidArgument(`* ${path}.contents[${i}].parts[${j}].data: required oneof field 'data' must have one initialized field\n`);
+      }
+      if (dataFields.length > 1) {
+        throw invalidArgument(`* ${path}.contents[${i}].parts[${j}].data: oneof field 'data' is already set. Cannot set '${dataFields[1]}'\n`);
+      }
+    });
+    if (content.role !== undefined && content.role !== "" && content.role !== "user" && content.role !== "model") {
+      throw invalidArgument("Please use a valid role: user, model.");
+    }
+  });
+  checkFunctionCallOrder(contents);
+}
+
+const FUNCTION_CALL_POSITION = "Please ensure that function call turn comes immediately after a user turn or after a function response turn.";
+const FUNCTION_RESPONSE_COUNT =
+  "Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.";
+
+/** A function-call turn must follow a user or function-response turn; the next turn answers every call. */
+export function checkFunctionCallOrder(contents: readonly Content[]): void {
+  contents.forEach((content, i) => {
+    const calls = content.parts.filter((p) => p.functionCall).length;
+    if (calls === 0) return;
+    const previous = contents[i - 1];
+    if (!previous || previous.role === "model") throw invalidArgument(FUNCTION_CALL_POSITION);
+    const next = contents[i + 1];
+    if (next && next.role !== "model") {
+      const responses = next.parts.filter((p) => p.functionResponse).length;
+      if (responses !== calls) throw invalidArgument(FUNCTION_RESPONSE_COUNT);
+    }
+  });
+}
+
+/** Range rules of thinkingBudget per model (-1 = dynamic, 0 = off where allowed). */
+export function checkThinkingBudget(model: SimModel, budget: number | undefined): void {
+  if (budget === undefined || budget === -1 || !model.thinking) return;
+  if (budget === 0) {
+    if (model.thinking.canDisable) return;
+    throw invalidArgument("Budget 0 is invalid. This model only works in thinking mode.");
+  }
+  if (!Number.isInteger(budget) || budget < model.thinking.min || budget > model.thinking.max) {
+    throw invalidArgument(`The thinking budget (${budget}) is invalid.`);
+  }
+}
+
+function normalizeGenerationConfig(raw: unknown): GenerationConfig | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isObject(raw)) throw invalidArgument("Invalid value at 'generation_config': expected an object.");
+  const config = normalizeKeys(raw, GENERATION_CONFIG_FIELDS, "generation_config") as GenerationConfig;
+  if (isObject(config.thinkingConfig)) {
+    config.thinkingConfig = normalizeKeys(config.thinkingConfig, THINKING_CONFIG_FIELDS, "generation_config.thinking_config");
+  }
+  return config;
+}
+
+/** Validates a GenerateContentRequest body (already JSON-parsed). */
+export function parseGenerateContentRequest(
+  raw: unknown,
+  model: SimModel,
+  version: ApiVersion,
+  path = "GenerateContentRequest",
+): GenerateContentRequest {
+  if (!isObject(raw)) throw invalidArgument(`Invalid JSON payload received. Expected an object.`);
+  const knownFields = new Set<string>(REQUEST_FIELDS.filter((f) => version !== "v1" || !V1_UNKNOWN_FIELDS.has(f)));
+  const body = normalizeKeys(raw, knownFields);
+  const rawContents = body.contents ?? [];
+  if (!Array.isArray(rawContents)) throw invalidArgument(`Invalid value at 'contents': expected a list.`);
+  const contents = rawContents.map((c, i) => normalizeContent(c, `contents[${i}]`));
+  checkContents(contents, path);
+  const request: GenerateContentRequest = { contents };
+  if (body.systemInstruction !== undefined && body.systemInstruction !== null) {
+    request.systemInstruction = normalizeContent(body.systemInstruction, "system_instruction");
+  }
+  const generationConfig = normalizeGenerationConfig(body.generationConfig);
+  if (generationConfig) {
+    request.generationConfig = generationConfig;
+    checkThinkingBudget(model, generationConfig.thinkingConfig?.thinkingBudget);
+  }
+  if (Array.isArray(body.safetySettings)) request.safetySettings = body.safetySettings as GenerateContentRequest["safetySettings"];
+  if (Array.isArray(body.tools)) request.tools = body.tools;
+  if (body.toolConfig !== undefined) request.toolConfig = body.toolConfig;
+  if (typeof body.cachedContent === "string" && body.cachedContent !== "") {
+    // The simulator keeps no caches: every cache name is unknown, as Google answers for a foreign one.
+    throw permissionDenied(`CachedContent not found (or permission denied)`);
+  }
+  return request;
+}
+
+/** A countTokens body: `{contents}` or `{generateContentRequest}`, not both. Returns what to count. */
+export function parseCountTokensRequest(raw: unknown, model: SimModel, version: ApiVersion): GenerateContentRequest {
+  if (!isObject(raw)) throw invalidArgument(`Invalid JSON payload received. Expected an object.`);
+  const body = normalizeKeys(raw, new Set(["contents", "generateContentRequest"])) as CountTokensRequest;
+  if (body.contents !== undefined && body.generateContentRequest !== undefined) {
+    throw invalidArgument("CountTokensRequest must have one of contents or generateContentRequest, not both.");
+  }
+  if (body.generateContentRequest !== undefined) {
+    return parseGenerateContentRequest(body.generateContentRequest, model, version, "CountTokensRequest.generate_content_request");
+  }
+  const contents = (Array.isArray(body.contents) ? body.contents : []).map((c, i) => normalizeContent(c, `contents[${i}]`));
+  // countTokens of an empty list is legal and counts 0.
+  if (contents.length > 0) checkContents(contents, "CountTokensRequest");
+  return { contents };
+}
+
+/** Parses a request body as JSON, with Google's message for malformed payloads. */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    // Google quotes the start of the payload under a caret; the parser's own wording varies across Node versions.
+    throw invalidArgument(`Invalid JSON payload received. Unexpected token.\n${text.slice(0, 40).split("\n")[0]}\n^`);
+  }
+}
