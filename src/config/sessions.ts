@@ -1,34 +1,32 @@
 // SESSION_* settings: chat sessions as a service (issue 4). Validated once at start-up, one clear line per problem.
 
 import { z } from "zod";
+import { describeIssues, loadSections, type ConfigSection, type SettingSource } from "./source.js";
 
-const positiveInt = (name: string) =>
-  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be an integer`).positive(`${name} must be > 0`);
+const positiveInt = () => z.coerce.number({ error: "must be a number" }).int("must be an integer").positive("must be > 0");
 
-const bool = (name: string) =>
-  z
-    .enum(["true", "false", "1", "0", ""], { error: `${name} must be true or false` })
-    .transform((v) => v === "true" || v === "1");
+const bool = () =>
+  z.enum(["true", "false", "1", "0"], { error: "must be true or false" }).transform((v) => v === "true" || v === "1");
 
 const storeSpec = z.string().refine((v) => v === "memory" || /^rediss?:\/\//.test(v), {
-  error: "SESSION_STORE must be memory or redis://host:port/db",
+  error: "must be memory or redis://host:port/db",
 });
 
 export const sessionEnvSchema = z.object({
   SESSION_STORE: storeSpec.default("memory"),
-  SESSION_MAX: positiveInt("SESSION_MAX").default(10_000),
-  SESSION_MAX_BYTES: positiveInt("SESSION_MAX_BYTES").default(256 * 1024 * 1024),
-  SESSION_TTL_SECONDS: positiveInt("SESSION_TTL_SECONDS").default(3600),
-  SESSION_MAX_TURNS: positiveInt("SESSION_MAX_TURNS").default(50),
-  SESSION_TURN_CAP_POLICY: z.enum(["reject", "slide"], { error: "SESSION_TURN_CAP_POLICY must be reject or slide" }).default("reject"),
-  SESSION_PIN_FIRST_TURN: bool("SESSION_PIN_FIRST_TURN").default(false),
-  SESSION_MAX_HISTORY_TOKENS: positiveInt("SESSION_MAX_HISTORY_TOKENS").optional(),
-  SESSION_STRICT_ALTERNATION: bool("SESSION_STRICT_ALTERNATION").default(false),
-  SESSION_QUEUE_MAX: positiveInt("SESSION_QUEUE_MAX").default(8),
+  SESSION_MAX: positiveInt().default(10_000),
+  SESSION_MAX_BYTES: positiveInt().default(256 * 1024 * 1024),
+  SESSION_TTL_SECONDS: positiveInt().default(3600),
+  SESSION_MAX_TURNS: positiveInt().default(50),
+  SESSION_TURN_CAP_POLICY: z.enum(["reject", "slide"], { error: "must be reject or slide" }).default("reject"),
+  SESSION_PIN_FIRST_TURN: bool().default(false),
+  SESSION_MAX_HISTORY_TOKENS: positiveInt().optional(),
+  SESSION_STRICT_ALTERNATION: bool().default(false),
+  SESSION_QUEUE_MAX: positiveInt().default(8),
   SESSION_SNAPSHOT_FILE: z.string().min(1).optional(),
   SESSION_REDIS_PREFIX: z.string().min(1).default("ggw:"),
-  SESSION_LEASE_MS: positiveInt("SESSION_LEASE_MS").default(5000),
-  SESSION_TOMBSTONES: positiveInt("SESSION_TOMBSTONES").default(10_000),
+  SESSION_LEASE_MS: positiveInt().default(5000),
+  SESSION_TOMBSTONES: positiveInt().default(10_000),
 });
 
 export type SessionEnv = z.infer<typeof sessionEnvSchema>;
@@ -76,12 +74,15 @@ function toConfig(env: SessionEnv): SessionConfig {
   };
 }
 
-/** Parses the SESSION_* variables of `env`; throws an Error listing one line per problem. */
-export function loadSessionConfig(env: Record<string, string | undefined> = process.env): SessionConfig {
-  const picked = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("SESSION_") && v !== undefined && v !== ""));
-  const result = sessionEnvSchema.safeParse(picked);
-  if (!result.success) {
-    throw new Error(result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n"));
-  }
-  return toConfig(result.data);
+export const sessionSection: ConfigSection<SessionConfig> = {
+  settings: Object.keys(sessionEnvSchema.shape),
+  load(source: SettingSource) {
+    const parsed = sessionEnvSchema.safeParse(source);
+    return parsed.success ? { config: toConfig(parsed.data) } : { problems: describeIssues(parsed.error, source) };
+  },
+};
+
+/** The session settings alone (tests, tools); the server loads every concern's section together. */
+export function loadSessionConfig(env: Readonly<Record<string, string | undefined>> = process.env, argv: readonly string[] = []): SessionConfig {
+  return loadSections({ sessions: sessionSection }, env, argv).sessions;
 }

@@ -33,10 +33,11 @@ describe("session config", () => {
       loadSessionConfig({ SESSION_MAX: "abc", SESSION_TURN_CAP_POLICY: "x", SESSION_STORE: "foo", SESSION_STRICT_ALTERNATION: "yes" }),
     ).toThrowError(
       [
-        "SESSION_STORE: SESSION_STORE must be memory or redis://host:port/db",
-        "SESSION_MAX: SESSION_MAX must be a number",
-        "SESSION_TURN_CAP_POLICY: SESSION_TURN_CAP_POLICY must be reject or slide",
-        "SESSION_STRICT_ALTERNATION: SESSION_STRICT_ALTERNATION must be true or false",
+        "invalid configuration:",
+        '  - SESSION_STORE (--session-store): must be memory or redis://host:port/db (got "foo")',
+        '  - SESSION_MAX (--session-max): must be a number (got "abc")',
+        '  - SESSION_TURN_CAP_POLICY (--session-turn-cap-policy): must be reject or slide (got "x")',
+        '  - SESSION_STRICT_ALTERNATION (--session-strict-alternation): must be true or false (got "yes")',
       ].join("\n"),
     );
   });

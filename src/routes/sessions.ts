@@ -1,0 +1,94 @@
+// HTTP shell of chat sessions (src/sessions/service.ts):
+//   POST /v1/sessions, GET /v1/sessions?limit=&cursor=, GET|DELETE /v1/sessions/{id},
+//   POST /v1/sessions/{id}/messages[?stream=sse]
+// Callers authenticate like on the proxy routes (x-goog-api-key or ?key=); every error is in Gemini's envelope.
+
+import express from "express";
+import type { NextFunction, Request, Response, Router } from "express";
+import type { IncomingHttpHeaders } from "node:http";
+import { canonicalError, GeminiError, invalidArgument } from "../gemini/errors.js";
+import { clientDisconnectSignal, JSON_CONTENT_TYPE, nodeResponseWriter, writeGeminiError } from "../gateway/response-writer.js";
+import type { Caller, SessionService } from "../sessions/service.js";
+
+export interface SessionAuth {
+  authenticate(headers: IncomingHttpHeaders, query: URLSearchParams): Caller | GeminiError;
+}
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 1000;
+
+function queryOf(req: Request): URLSearchParams {
+  return new URL(req.originalUrl, "http://gateway").searchParams;
+}
+
+function sendJson(res: Response, status: number, body: unknown): void {
+  res.status(status).set("content-type", JSON_CONTENT_TYPE).send(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+function pageSize(raw: string | null): number {
+  if (raw === null || raw === "") return DEFAULT_PAGE;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalidArgument(`limit must be an integer from 1 to ${MAX_PAGE}`);
+  return limit;
+}
+
+/** The session API. `maxBodyBytes`: the same limit as the proxy routes (MAX_BODY_BYTES). */
+export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBodyBytes = 20 * 1024 * 1024): Router {
+  const router = express.Router();
+  const caller = (req: Request): Caller => {
+    const result = auth.authenticate(req.headers, queryOf(req));
+    if (result instanceof GeminiError) throw result;
+    return result;
+  };
+  const json = express.json({ limit: maxBodyBytes, type: () => true });
+
+  router.post("/v1/sessions", json, async (req, res) => {
+    const { view, warnings } = await service.create(caller(req), req.body);
+    sendJson(res, 201, warnings.length > 0 ? { ...view, warnings } : view);
+  });
+
+  router.get("/v1/sessions", async (req, res) => {
+    const query = queryOf(req);
+    const cursor = query.get("cursor") || undefined;
+    sendJson(res, 200, await service.list(caller(req), pageSize(query.get("limit")), cursor));
+  });
+
+  router.get("/v1/sessions/:id", async (req, res) => {
+    sendJson(res, 200, await service.export(caller(req), req.params.id));
+  });
+
+  router.delete("/v1/sessions/:id", async (req, res) => {
+    await service.delete(caller(req), req.params.id);
+    res.status(204).end();
+  });
+
+  router.post("/v1/sessions/:id/messages", json, async (req, res) => {
+    const stream = queryOf(req).get("stream");
+    if (stream !== null && stream !== "sse") throw invalidArgument('stream must be "sse" (or absent for a unary reply)');
+    await service.send(
+      caller(req),
+      req.params.id,
+      req.body,
+      { stream: stream === "sse", clientHeaders: req.headers, signal: clientDisconnectSignal(req, res) },
+      nodeResponseWriter(res),
+    );
+  });
+
+  router.use("/v1/sessions", (error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    writeGeminiError(nodeResponseWriter(res), toGeminiError(error)); // (four parameters: express sees an error handler)
+  });
+  return router;
+}
+
+/** Body-parser and unexpected errors, in Gemini's terms. */
+function toGeminiError(error: unknown): GeminiError {
+  if (error instanceof GeminiError) return error;
+  const type = (error as { type?: unknown }).type;
+  if (type === "entity.parse.failed") return invalidArgument("Invalid JSON payload received.");
+  if (type === "entity.too.large") return canonicalError(413);
+  return canonicalError(500);
+}

@@ -1,0 +1,418 @@
+// Chat sessions as a service: the gateway keeps the history, the client sends only the new message.
+// A send: parse -> per-session queue (bounded) -> turn lease (one at a time, arrival order, across replicas) ->
+// cap/trim -> ONE model call through the gateway's ModelCallService (retries, telemetry, TurnRecord) -> append the
+// turn only when the reply is valid -> commit with a version compare-and-set.
+
+import type { IncomingHttpHeaders } from "node:http";
+import type { SessionConfig } from "../config/sessions.js";
+import { GeminiError, notFound, resourceExhausted } from "../gemini/errors.js";
+import type { Content, GenerateContentRequest, GenerateContentResponse, GenerationConfig, UsageMetadata } from "../gemini/types.js";
+import type { ResponseWriter } from "../gateway/response-writer.js";
+import type { ModelMethod } from "../gemini/types.js";
+import type { RecordedTurn, RouteName, TurnRecord } from "../turn/record.js";
+import { fitHistory, turnFromContents } from "./history.js";
+import { newSessionId, sessionBytes } from "./store.js";
+import type { GoneReason, SessionData, SessionPage, SessionStore, UsageTotals } from "./store.js";
+import { parseCreateSession, parseSendMessage, validateNewTurn } from "./validate.js";
+
+/** The gateway's model-call input (src/gateway/model-call.ts), as the session service fills it. */
+export interface ModelCallInput {
+  route: RouteName;
+  apiVersion: string;
+  model: string;
+  method: ModelMethod;
+  stream: boolean;
+  query: URLSearchParams;
+  body: Buffer;
+  tenant: string;
+  upstreamKey: string;
+  conversationId?: string;
+  sessionTurn?: number;
+  trimmedTurns?: number;
+  clientHeaders: IncomingHttpHeaders;
+  signal: AbortSignal;
+}
+
+/** The one upstream path (ModelCallService). */
+export interface ModelCaller {
+  run(input: ModelCallInput, out: ResponseWriter): Promise<{ record: TurnRecord; recorded: RecordedTurn }>;
+}
+
+export type SessionEvent = { type: "evicted"; reason: Exclude<GoneReason, "deleted"> } | { type: "turn_cap_rejected" };
+
+export interface Caller {
+  tenant: string;
+  upstreamKey: string;
+}
+
+export interface SendOptions {
+  stream: boolean;
+  apiVersion?: string;
+  clientHeaders: IncomingHttpHeaders;
+  signal: AbortSignal;
+}
+
+/** What a reply carries beside the upstream response. */
+export interface TurnSummary {
+  turn: number;
+  turnsLeft: number;
+  historyLength: number;
+  trimmedTurns: number;
+  appended: boolean;
+  /** Why nothing was appended. */
+  notAppendedReason?: string;
+}
+
+export interface SessionView {
+  id: string;
+  model: string;
+  turns: number;
+  maxTurns: number;
+  history: Content[];
+  createdAt: string;
+}
+
+export interface SessionExport {
+  id: string;
+  model: string;
+  history: Content[];
+  turns: number;
+  usage: UsageTotals;
+  createdAt: string;
+  lastUsedAt: string;
+  systemInstruction?: Content;
+  generationConfig?: GenerationConfig;
+  safetySettings?: Array<{ category: string; threshold: string }>;
+  tools?: unknown[];
+  toolConfig?: unknown;
+}
+
+const JSON_CONTENT_TYPE = "application/json; charset=UTF-8";
+const SSE_CONTENT_TYPE = "text/event-stream";
+
+const GONE_MESSAGES: Record<GoneReason, string> = {
+  capacity: "it was evicted to make room for newer sessions (SESSION_MAX reached; least recently used first)",
+  bytes: "it was evicted to keep the session store under SESSION_MAX_BYTES (least recently used first)",
+  ttl: "it expired after SESSION_TTL_SECONDS without use",
+  deleted: "it was deleted",
+};
+
+export function sessionNotFound(id: string, gone: GoneReason | undefined): GeminiError {
+  return notFound(gone ? `Session ${id} is gone: ${GONE_MESSAGES[gone]}.` : `Session ${id} was not found.`);
+}
+
+const emptyUsage = (): UsageTotals => ({ promptTokenCount: 0, candidatesTokenCount: 0, thoughtsTokenCount: 0, totalTokenCount: 0 });
+
+function addUsage(totals: UsageTotals, usage: UsageMetadata | undefined): UsageTotals {
+  return {
+    promptTokenCount: totals.promptTokenCount + (usage?.promptTokenCount ?? 0),
+    candidatesTokenCount: totals.candidatesTokenCount + (usage?.candidatesTokenCount ?? 0),
+    thoughtsTokenCount: totals.thoughtsTokenCount + (usage?.thoughtsTokenCount ?? 0),
+    totalTokenCount: totals.totalTokenCount + (usage?.totalTokenCount ?? 0),
+  };
+}
+
+/** Why a finished model call cannot be appended, or undefined when it can. */
+export function rejectReason(record: TurnRecord, status: number): string | undefined {
+  if (record.clientAborted) return "the client went away before the reply was complete";
+  if (status !== 200) return `the model call failed (HTTP ${status})`;
+  if (record.errorType) return `the reply ended with an error (${record.errorType})`;
+  const response = record.response;
+  if (response?.blockReason) return `the prompt was blocked (${response.blockReason})`;
+  if (!response?.modelContent || response.modelContent.parts.length === 0) {
+    const finish = response?.finishReasons[0];
+    return `the reply has no content${finish ? ` (finishReason ${finish})` : ""}`;
+  }
+  return undefined;
+}
+
+function mergeGenerationConfig(base: GenerationConfig | undefined, over: GenerationConfig | undefined): GenerationConfig | undefined {
+  if (!over) return base;
+  if (!base) return over;
+  const merged: GenerationConfig = { ...base, ...over };
+  if (base.thinkingConfig && over.thinkingConfig) merged.thinkingConfig = { ...base.thinkingConfig, ...over.thinkingConfig };
+  return merged;
+}
+
+export class SessionService {
+  readonly #store: SessionStore;
+  readonly #calls: ModelCaller;
+  readonly #config: SessionConfig;
+  readonly #onEvent: (event: SessionEvent) => void;
+  /** Sends waiting or running per session in this process. */
+  readonly #pending = new Map<string, number>();
+  readonly #now: () => Date;
+
+  constructor(options: {
+    store: SessionStore;
+    modelCalls: ModelCaller;
+    config: SessionConfig;
+    onEvent?: (event: SessionEvent) => void;
+    now?: () => Date;
+  }) {
+    this.#store = options.store;
+    this.#calls = options.modelCalls;
+    this.#config = options.config;
+    this.#onEvent = options.onEvent ?? (() => {});
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  get store(): SessionStore {
+    return this.#store;
+  }
+
+  async create(caller: Caller, body: unknown): Promise<{ view: SessionView; warnings: string[] }> {
+    const input = parseCreateSession(body, this.#config.strictAlternation);
+    const turns = turnFromContents(input.history);
+    if (turns > this.#config.maxTurns && this.#config.turnCapPolicy === "reject") {
+      throw new GeminiError(400, "FAILED_PRECONDITION", `The history has ${turns} turns, more than the cap of ${this.#config.maxTurns} (SESSION_MAX_TURNS).`);
+    }
+    const now = this.#now().toISOString();
+    const { warnings, ...fields } = input;
+    const session: SessionData = {
+      id: newSessionId(),
+      tenant: caller.tenant,
+      ...fields,
+      usage: emptyUsage(),
+      createdAt: now,
+      lastUsedAt: now,
+      version: 0,
+    };
+    if (sessionBytes(session) > this.#config.maxBytes) {
+      throw new GeminiError(400, "INVALID_ARGUMENT", `The session is larger than SESSION_MAX_BYTES (${this.#config.maxBytes} bytes).`);
+    }
+    await this.#store.create(session);
+    return { view: this.#view(session), warnings };
+  }
+
+  async export(caller: Caller, id: string): Promise<SessionExport> {
+    const s = await this.#owned(caller, id);
+    const out: SessionExport = {
+      id: s.id,
+      model: s.model,
+      history: s.history,
+      turns: turnFromContents(s.history),
+      usage: s.usage,
+      createdAt: s.createdAt,
+      lastUsedAt: s.lastUsedAt,
+    };
+    for (const key of ["systemInstruction", "generationConfig", "safetySettings", "tools", "toolConfig"] as const) {
+      if (s[key] !== undefined) Object.assign(out, { [key]: s[key] });
+    }
+    return out;
+  }
+
+  async delete(caller: Caller, id: string): Promise<void> {
+    await this.#owned(caller, id);
+    await this.#store.delete(id);
+  }
+
+  list(caller: Caller, limit: number, cursor?: string): Promise<SessionPage> {
+    return this.#store.list(caller.tenant, limit, cursor);
+  }
+
+  /**
+   * Runs one turn and writes the whole reply to `out`: JSON for unary, Gemini's SSE chunks then one session event for
+   * streams. Throws a GeminiError only before anything was written.
+   */
+  async send(caller: Caller, id: string, body: unknown, options: SendOptions, out: ResponseWriter): Promise<void> {
+    const message = parseSendMessage(body);
+    await this.#owned(caller, id); // a 404 or 403-as-404 answers at once, without queueing
+    const pending = this.#pending.get(id) ?? 0;
+    if (pending >= this.#config.queueMax) {
+      throw resourceExhausted(`Session ${id} already has ${pending} messages in progress (SESSION_QUEUE_MAX=${this.#config.queueMax}); wait for a reply before sending more.`);
+    }
+    this.#pending.set(id, pending + 1);
+    try {
+      const lease = await this.#store.acquireTurn(id, options.signal);
+      try {
+        await this.#turn(caller, id, message, options, out);
+      } finally {
+        await lease.release();
+      }
+    } finally {
+      const left = (this.#pending.get(id) ?? 1) - 1;
+      if (left === 0) this.#pending.delete(id);
+      else this.#pending.set(id, left);
+    }
+  }
+
+  async #turn(caller: Caller, id: string, message: ReturnType<typeof parseSendMessage>, options: SendOptions, out: ResponseWriter): Promise<void> {
+    if (options.signal.aborted) throw new GeminiError(499, "CANCELLED", "The client went away while the message was queued.");
+    const session = await this.#owned(caller, id);
+    validateNewTurn(session.history, message.turn, this.#config.strictAlternation);
+    let fitted;
+    try {
+      fitted = fitHistory(session.history, message.turn, {
+        sessionId: id,
+        maxTurns: this.#config.maxTurns,
+        policy: this.#config.turnCapPolicy,
+        pinFirstTurn: this.#config.pinFirstTurn,
+        maxHistoryTokens: this.#config.maxHistoryTokens,
+        lastHistoryTokens: session.lastHistoryTokens,
+      });
+    } catch (err) {
+      this.#onEvent({ type: "turn_cap_rejected" });
+      throw err;
+    }
+    const contents = [...fitted.history, message.turn];
+    const request: GenerateContentRequest = { contents };
+    if (session.systemInstruction) request.systemInstruction = session.systemInstruction;
+    const generationConfig = mergeGenerationConfig(session.generationConfig, message.generationConfig);
+    if (generationConfig) request.generationConfig = generationConfig;
+    if (session.safetySettings) request.safetySettings = session.safetySettings;
+    if (session.tools) request.tools = session.tools;
+    if (session.toolConfig) request.toolConfig = session.toolConfig;
+
+    const turn = turnFromContents(contents);
+    const reply = options.stream ? new StreamReply(out) : new UnaryReply();
+    const { record } = await this.#calls.run(
+      {
+        route: options.stream ? "sessionMessageStream" : "sessionMessage",
+        apiVersion: options.apiVersion ?? "v1beta",
+        model: session.model,
+        method: options.stream ? "streamGenerateContent" : "generateContent",
+        stream: options.stream,
+        query: new URLSearchParams(options.stream ? { alt: "sse" } : {}),
+        body: Buffer.from(JSON.stringify(request)),
+        tenant: caller.tenant,
+        upstreamKey: caller.upstreamKey,
+        conversationId: id,
+        sessionTurn: turn,
+        trimmedTurns: fitted.trimmedTurns,
+        clientHeaders: options.clientHeaders,
+        signal: options.signal,
+      },
+      reply.writer,
+    );
+
+    const reason = rejectReason(record, reply.status);
+    let history = session.history;
+    let appended = false;
+    let notAppendedReason = reason;
+    if (!reason) {
+      const usage = record.response?.usage;
+      const next: SessionData = {
+        ...session,
+        history: [...contents, { ...record.response!.modelContent!, role: "model" }],
+        usage: addUsage(session.usage, usage),
+        lastUsedAt: this.#now().toISOString(),
+        version: session.version + 1,
+      };
+      if (usage?.promptTokenCount !== undefined) next.lastHistoryTokens = usage.promptTokenCount + (usage.candidatesTokenCount ?? 0);
+      else delete next.lastHistoryTokens;
+      if (await this.#store.commit(next)) {
+        history = next.history;
+        appended = true;
+      } else {
+        notAppendedReason = "the session changed or vanished while the model was answering";
+      }
+    }
+    const summary: TurnSummary = {
+      turn,
+      turnsLeft: Math.max(0, this.#config.maxTurns - turnFromContents(history)),
+      historyLength: history.length,
+      trimmedTurns: appended ? fitted.trimmedTurns : 0,
+      appended,
+      ...(notAppendedReason ? { notAppendedReason } : {}),
+    };
+    reply.finish(summary, record, out);
+  }
+
+  async #owned(caller: Caller, id: string): Promise<SessionData> {
+    const found = await this.#store.lookup(id);
+    if (!found.session || found.session.tenant !== caller.tenant) throw sessionNotFound(id, found.session ? undefined : found.gone);
+    return found.session;
+  }
+
+  #view(session: SessionData): SessionView {
+    return {
+      id: session.id,
+      model: session.model,
+      turns: turnFromContents(session.history),
+      maxTurns: this.#config.maxTurns,
+      history: session.history,
+      createdAt: session.createdAt,
+    };
+  }
+}
+
+/** Unary: capture the upstream answer, then write it once with the session fields beside it. */
+class UnaryReply {
+  status = 0;
+  #headers: Record<string, string> = {};
+  readonly #chunks: Buffer[] = [];
+  readonly writer: ResponseWriter = {
+    head: (status, headers) => {
+      this.status = status;
+      this.#headers = headers;
+    },
+    chunk: (bytes) => {
+      this.#chunks.push(bytes);
+    },
+    end: () => {},
+  };
+
+  finish(summary: TurnSummary, record: TurnRecord, out: ResponseWriter): void {
+    const body = Buffer.concat(this.#chunks);
+    if (this.status !== 200) {
+      // Gemini's error envelope as upstream (or the gateway) wrote it; the header says the turn was not kept.
+      out.head(this.status || 502, { ...this.#headers, "x-gateway-session-appended": "false" });
+      void out.chunk(body);
+      out.end();
+      return;
+    }
+    const upstream = JSON.parse(body.toString("utf8")) as GenerateContentResponse;
+    const response = record.response;
+    const reply = {
+      ...upstream,
+      text: response?.text ?? "",
+      finishReason: response?.finishReasons[0] ?? null,
+      usageMetadata: response?.usage ?? upstream.usageMetadata ?? null,
+      ...summary,
+    };
+    out.head(200, { "content-type": JSON_CONTENT_TYPE });
+    void out.chunk(Buffer.from(`${JSON.stringify(reply, null, 2)}\n`));
+    out.end();
+  }
+}
+
+/** Stream: forward Gemini's SSE chunks as they arrive, then one last event with the session fields. */
+class StreamReply {
+  status = 0;
+  /** The gateway broke the response off (mid-stream error): pass that on rather than end cleanly. */
+  #aborted = false;
+  readonly writer: ResponseWriter;
+
+  constructor(out: ResponseWriter) {
+    this.writer = {
+      head: (status, headers) => {
+        this.status = status;
+        const forwarded = Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== "content-length"));
+        out.head(status, status === 200 ? { ...forwarded, "content-type": SSE_CONTENT_TYPE } : forwarded);
+      },
+      chunk: (bytes) => out.chunk(bytes),
+      end: () => {},
+      abort: () => {
+        this.#aborted = true;
+      },
+    };
+  }
+
+  finish(summary: TurnSummary, record: TurnRecord, out: ResponseWriter): void {
+    if (record.clientAborted || this.#aborted) {
+      (out.abort ?? out.end)();
+      return;
+    }
+    if (this.status === 200) {
+      const event = {
+        text: record.response?.text ?? "",
+        finishReason: record.response?.finishReasons[0] ?? null,
+        usageMetadata: record.response?.usage ?? null,
+        ...summary,
+      };
+      void out.chunk(Buffer.from(`data: ${JSON.stringify(event)}\r\n\r\n`));
+    }
+    out.end();
+  }
+}

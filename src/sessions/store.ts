@@ -1,0 +1,81 @@
+// The session store interface, shared by the memory store (lru-cache, optional snapshot file) and the Redis store
+// (several replicas). The service owns the protocol; a store only keeps records, orders turns and says why one is gone.
+
+import { randomBytes } from "node:crypto";
+import type { Content, GenerationConfig } from "../gemini/types.js";
+
+/** Token totals of a session so far (sum over its turns). */
+export interface UsageTotals {
+  promptTokenCount: number;
+  candidatesTokenCount: number;
+  thoughtsTokenCount: number;
+  totalTokenCount: number;
+}
+
+export interface SessionData {
+  id: string;
+  tenant: string;
+  model: string;
+  history: Content[];
+  systemInstruction?: Content;
+  generationConfig?: GenerationConfig;
+  safetySettings?: Array<{ category: string; threshold: string }>;
+  tools?: unknown[];
+  toolConfig?: unknown;
+  usage: UsageTotals;
+  /** The history's size in tokens as the model last counted it (prompt + reply of the last turn). */
+  lastHistoryTokens?: number;
+  /** ISO timestamps. */
+  createdAt: string;
+  lastUsedAt: string;
+  /** Bumped by every commit; a commit only lands on the version it was computed from. */
+  version: number;
+}
+
+export interface SessionSummary {
+  id: string;
+  model: string;
+  turns: number;
+  lastUsedAt: string;
+}
+
+/** Why a session is gone: evicted for count capacity or for bytes, idle past its TTL, or deleted. */
+export type GoneReason = "capacity" | "bytes" | "ttl" | "deleted";
+
+export type Lookup = { session: SessionData; gone?: undefined } | { session?: undefined; gone: GoneReason | undefined };
+
+/** The right to run the next turn of one session; held from before the upstream call until the commit. */
+export interface TurnLease {
+  release(): Promise<void>;
+}
+
+export interface SessionPage {
+  sessions: SessionSummary[];
+  nextCursor?: string;
+}
+
+export interface SessionStore {
+  readonly kind: "memory" | "redis";
+  /** Stores a new session (version 0). */
+  create(session: SessionData): Promise<void>;
+  lookup(id: string): Promise<Lookup>;
+  /** Stores `session` if the stored one is still at `session.version - 1`; false when it changed or vanished. */
+  commit(session: SessionData): Promise<boolean>;
+  /** Deletes; false when there was nothing to delete. */
+  delete(id: string): Promise<boolean>;
+  /** The tenant's sessions, ordered by id; `cursor` is the last id of the previous page. */
+  list(tenant: string, limit: number, cursor?: string): Promise<SessionPage>;
+  /** Waits for this send's turn on the session: one at a time, in arrival order, across every replica of the store. */
+  acquireTurn(id: string, signal?: AbortSignal): Promise<TurnLease>;
+  /** For the session gauges. */
+  stats(): { sessions: number; bytes: number };
+  /** Drain: the memory store writes its snapshot; the Redis store disconnects. */
+  close(): Promise<void>;
+}
+
+/** Size of a session as the stores account it: its JSON in UTF-8. */
+export const sessionBytes = (session: SessionData): number => Buffer.byteLength(JSON.stringify(session));
+
+/** 128 random bits, base64url (22 characters). */
+export const newSessionId = (): string => randomBytes(16).toString("base64url");
+
