@@ -1,0 +1,68 @@
+// Client authentication. Clients present their gateway key where the SDKs put an API key (x-goog-api-key or
+// ?key=), so an unmodified SDK works. Keys mode: the key selects a tenant and the gateway's own upstream key is used;
+// passthrough: the client's key goes upstream and the tenant is a short hash of it; none: an open gateway.
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import { hashApiKey, type AuthConfig } from "../config/gateway.js";
+import type { GeminiError} from "../gemini/errors.js";
+import { invalidArgument, permissionDenied, RPC_TYPE_PREFIX } from "../gemini/errors.js";
+
+export interface Caller {
+  tenant: string;
+  upstreamKey: string;
+}
+
+export const ANONYMOUS_TENANT = "anonymous";
+
+/** The key as the SDKs send it: the x-goog-api-key header, else ?key=. */
+export function presentedKey(headers: IncomingHttpHeaders, query: URLSearchParams): string | undefined {
+  const header = headers["x-goog-api-key"];
+  const key = typeof header === "string" && header !== "" ? header : query.get("key");
+  return key || undefined;
+}
+
+/** Google's answer to an unknown key, so SDKs and users see the error they know. */
+export function invalidKeyError(): GeminiError {
+  return invalidArgument("API key not valid. Please pass a valid API key.", [
+    {
+      "@type": `${RPC_TYPE_PREFIX}ErrorInfo`,
+      reason: "API_KEY_INVALID",
+      domain: "googleapis.com",
+      metadata: { service: "generativelanguage.googleapis.com" },
+    },
+  ]);
+}
+
+const missingKeyError = (): GeminiError =>
+  permissionDenied(
+    "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+  );
+
+/** The tenant of a passthrough key: stable, short, and not reversible to the key. */
+export const passthroughTenant = (key: string): string => `key-${createHash("sha256").update(key).digest("hex").slice(0, 12)}`;
+
+export class Authenticator {
+  constructor(
+    private readonly auth: AuthConfig,
+    private readonly upstreamKey: string | undefined,
+  ) {}
+
+  authenticate(headers: IncomingHttpHeaders, query: URLSearchParams): Caller | GeminiError {
+    const key = presentedKey(headers, query);
+    switch (this.auth.mode) {
+      case "none":
+        return { tenant: ANONYMOUS_TENANT, upstreamKey: this.upstreamKey ?? key ?? "" };
+      case "passthrough":
+        return key ? { tenant: passthroughTenant(key), upstreamKey: key } : missingKeyError();
+      case "keys": {
+        if (!key) return missingKeyError();
+        const presented = hashApiKey(key);
+        let tenant: string | undefined;
+        // Compare against every configured key, without stopping early, in constant time per comparison.
+        for (const entry of this.auth.keys) if (timingSafeEqual(entry.hash, presented) && tenant === undefined) tenant = entry.tenant;
+        return tenant !== undefined && this.upstreamKey ? { tenant, upstreamKey: this.upstreamKey } : invalidKeyError();
+      }
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// Where a model call's response goes. The proxy writes to the node response directly; the sessions route wraps a
+// writer to see the bytes as they pass.
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { GeminiError } from "../gemini/errors.js";
+
+export interface ResponseWriter {
+  head(status: number, headers: Record<string, string>): void;
+  /** Called as each upstream chunk arrives; a returned promise is awaited (backpressure from a slow client). */
+  chunk(bytes: Buffer): void | Promise<void>;
+  end(): void;
+  /** The response cannot be completed after its head was sent (upstream failed mid-body): break the connection
+   *  so the client sees an error rather than a clean but truncated answer. Falls back to end() when absent. */
+  abort?(): void;
+}
+
+export const JSON_CONTENT_TYPE = "application/json; charset=UTF-8";
+
+/** A writer over a node/express response, with backpressure and no hang when the client goes away. */
+export function nodeResponseWriter(res: ServerResponse): ResponseWriter {
+  return {
+    head: (status, headers) => {
+      res.writeHead(status, headers);
+      // Streams: send the head now, not with the first chunk.
+      res.flushHeaders();
+    },
+    chunk: (bytes) => {
+      if (res.destroyed || res.write(bytes)) return;
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off("drain", done);
+          res.off("close", done);
+          resolve();
+        };
+        res.on("drain", done);
+        res.on("close", done);
+      });
+    },
+    end: () => {
+      res.end();
+    },
+    abort: () => {
+      res.destroy();
+    },
+  };
+}
+
+export function writeGeminiError(out: ResponseWriter, error: GeminiError, headers: Record<string, string> = {}): void {
+  out.head(error.code, { "content-type": JSON_CONTENT_TYPE, ...error.headers, ...headers });
+  void out.chunk(Buffer.from(error.toBody()));
+  out.end();
+}
+
+/** Aborts when the client goes away before the response is complete. */
+export function clientDisconnectSignal(req: IncomingMessage, res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableFinished) controller.abort(new Error("client disconnected"));
+  };
+  res.once("close", onClose);
+  req.once("aborted", onClose);
+  return controller.signal;
+}

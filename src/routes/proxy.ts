@@ -1,0 +1,122 @@
+// The drop-in proxy routes: `/{v1beta|v1|v1alpha}/models/{model}:{generateContent|streamGenerateContent|countTokens}`
+// and `GET /{v}/models[/{model}]`. A thin shell: match, authenticate, read the raw body, hand over to the
+// model-call service. The body goes upstream byte for byte; it is parsed only to reject invalid JSON.
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
+import type { Authenticator } from "../gateway/auth.js";
+import type { CallMethod, ModelCallService } from "../gateway/model-call.js";
+import { clientDisconnectSignal, nodeResponseWriter } from "../gateway/response-writer.js";
+import { GeminiError, invalidArgument, notFound } from "../gemini/errors.js";
+import type { RouteName } from "../turn/record.js";
+
+export interface ProxyRoute {
+  route: RouteName;
+  method: CallMethod;
+  httpMethod: "GET" | "POST";
+  apiVersion: string;
+  model: string;
+  stream: boolean;
+}
+
+const PATH = /^\/(v1beta|v1|v1alpha)\/models(?:\/([^/:]+)(?::([^/:]+))?)?\/?$/;
+const POST_METHODS = new Set(["generateContent", "streamGenerateContent", "countTokens"]);
+
+/**
+ * The proxy route of a request: undefined when the path is not one of ours (the app answers 404), a GeminiError
+ * for a known path with an unsupported model method (404, as Google) or the wrong HTTP method (405 + Allow).
+ */
+export function matchProxyRoute(httpMethod: string, path: string): ProxyRoute | GeminiError | undefined {
+  const match = PATH.exec(path);
+  if (!match) return undefined;
+  const [, apiVersion = "", model = "", method] = match;
+  let route: ProxyRoute;
+  if (method === undefined) {
+    route = model
+      ? { route: "getModel", method: "getModel", httpMethod: "GET", apiVersion, model, stream: false }
+      : { route: "listModels", method: "listModels", httpMethod: "GET", apiVersion, model, stream: false };
+  } else if (POST_METHODS.has(method)) {
+    const modelMethod = method as "generateContent" | "streamGenerateContent" | "countTokens";
+    route = { route: modelMethod, method: modelMethod, httpMethod: "POST", apiVersion, model, stream: modelMethod === "streamGenerateContent" };
+  } else {
+    return notFound(`Method ${method} is not supported by this gateway (supported: generateContent, streamGenerateContent, countTokens).`);
+  }
+  if (httpMethod !== route.httpMethod && !(httpMethod === "HEAD" && route.httpMethod === "GET")) {
+    return new GeminiError(405, "UNIMPLEMENTED", `Method ${httpMethod} is not allowed on ${path}; use ${route.httpMethod}.`, undefined, {
+      allow: route.httpMethod,
+    });
+  }
+  return route;
+}
+
+/** The request's query string (the client key included: auth reads it, then it is removed). */
+export function queryOf(url: string): URLSearchParams {
+  return new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+}
+
+/** The parsed body, or why it is not JSON in Google's words. */
+export function parseJsonBody(body: Buffer): { error: GeminiError } | { request: unknown } {
+  try {
+    return { request: JSON.parse(body.toString("utf8")) };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return { error: invalidArgument(`Invalid JSON payload received. ${reason}`) };
+  }
+}
+
+export interface ProxyDeps {
+  service: ModelCallService;
+  auth: Authenticator;
+  maxBodyBytes: number;
+}
+
+export function proxyRoutes(deps: ProxyDeps): RequestHandler {
+  const readBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+  const parseBody = (req: Request, res: Response): Promise<void> =>
+    new Promise((resolve, reject) => readBody(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const matched = matchProxyRoute(req.method, req.path);
+    if (matched === undefined) return next();
+    if (matched instanceof GeminiError) return next(matched);
+    const query = queryOf(req.originalUrl);
+    const caller = deps.auth.authenticate(req.headers, query);
+    if (caller instanceof GeminiError) return next(caller);
+    query.delete("key");
+
+    let body: Buffer = Buffer.alloc(0);
+    let request: unknown;
+    if (matched.httpMethod === "POST") {
+      try {
+        await parseBody(req, res);
+      } catch (err) {
+        return next(err);
+      }
+      body = Buffer.isBuffer(req.body) ? req.body : body;
+      const parsed = parseJsonBody(body);
+      if ("error" in parsed) return next(parsed.error);
+      request = parsed.request;
+    }
+
+    res.locals["modelCall"] = true;
+    const sessionHeader = req.headers["x-gateway-session"];
+    await deps.service.run(
+      {
+        route: matched.route,
+        apiVersion: matched.apiVersion,
+        model: matched.model,
+        method: matched.method,
+        stream: matched.stream,
+        query,
+        body,
+        request,
+        tenant: caller.tenant,
+        upstreamKey: caller.upstreamKey,
+        ...(typeof sessionHeader === "string" && sessionHeader ? { conversationId: sessionHeader } : {}),
+        clientHeaders: req.headers,
+        signal: clientDisconnectSignal(req as IncomingMessage, res as ServerResponse),
+      },
+      nodeResponseWriter(res),
+    );
+  };
+}

@@ -1,0 +1,89 @@
+// The gateway's lifecycle, usable in-process by tests and by `serve`: listen, then drain (readyz 503, no new
+// connections, in-flight requests finish within DRAIN_TIMEOUT_MS, drain hooks run), then close.
+
+import { once } from "node:events";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino, type Logger } from "pino";
+import { Authenticator } from "../gateway/auth.js";
+import { ModelCallService } from "../gateway/model-call.js";
+import { noopTurnSink, type TurnSink } from "../turn/record.js";
+import { createApp } from "./app.js";
+import type { Config } from "./config.js";
+
+export interface GatewayDeps {
+  /** Telemetry's sink; defaults to one that records nothing. */
+  turnSink?: TurnSink;
+  /** Defaults to pino on stdout at config.gateway.logLevel. */
+  logger?: Logger;
+  /** Run during drain, after in-flight requests finished (or the drain timeout passed), before the process exits:
+   *  e.g. the sessions snapshot. */
+  onDrain?: Array<() => Promise<void>>;
+  /** Backoff jitter source (tests). */
+  random?: () => number;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  modelCalls: ModelCallService;
+  /** Graceful stop: readyz 503, in-flight requests finish (bounded by DRAIN_TIMEOUT_MS), drain hooks, close. */
+  drain(): Promise<void>;
+  /** Immediate stop: in-flight requests are cut; drain hooks still run. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: Config, deps: GatewayDeps = {}): Promise<RunningGateway> {
+  const logger = deps.logger ?? pino({ level: config.gateway.logLevel });
+  const modelCalls = new ModelCallService({
+    config: config.gateway,
+    turnSink: deps.turnSink ?? noopTurnSink,
+    logger,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+  let draining = false;
+  const app = createApp({
+    config,
+    modelCalls,
+    auth: new Authenticator(config.gateway.auth, config.gateway.upstream.apiKey),
+    logger,
+    isDraining: () => draining,
+  });
+  const server: Server = app.listen(config.gateway.port, config.gateway.host);
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  const host = config.gateway.host === "0.0.0.0" || config.gateway.host === "::" ? "127.0.0.1" : config.gateway.host;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  logger.info({ url, upstream: config.gateway.upstream.baseUrl, auth: config.gateway.auth.mode }, "gateway listening");
+
+  let stopping: Promise<void> | undefined;
+  const stop = (timeoutMs: number): Promise<void> =>
+    (stopping ??= (async () => {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      await Promise.race([closed, timedOut]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      for (const hook of deps.onDrain ?? []) {
+        try {
+          await hook();
+        } catch (err) {
+          logger.error({ err }, "drain hook failed");
+        }
+      }
+      await closed;
+      await modelCalls.close();
+      logger.info("gateway stopped");
+    })());
+
+  return {
+    url,
+    port,
+    modelCalls,
+    drain: () => stop(config.gateway.drainTimeoutMs),
+    close: () => stop(0),
+  };
+}
