@@ -268,11 +268,12 @@ export class SimulatorService {
         return;
       }
       if (cut?.kind === "midstream_error") {
-        const tail = formatEnvelope(this.midstreamError(cut.status).toEnvelope());
-        res.end(call.framing === "array" ? `${sendCount > 0 ? ",\r\n" : "["}${tail}]` : tail);
+        const envelope = this.midstreamError(cut.status).toEnvelope();
+        // SSE: the raw pretty error, no `data:` prefix. Array: one more element, then the array closes.
+        res.end(call.framing === "array" ? `${sendCount > 0 ? "\r\n," : "["}${pretty(envelope)}\r\n]` : formatEnvelope(envelope));
         return;
       }
-      res.end(call.framing === "array" ? "]" : undefined);
+      res.end(call.framing === "array" ? "\r\n]" : undefined);
     } finally {
       this.stats.usage(lastSent?.usageMetadata);
     }
@@ -280,7 +281,7 @@ export class SimulatorService {
 
   private frame(framing: Framing, chunk: GenerateContentResponse, first: boolean): string {
     if (framing === "sse") return `data: ${JSON.stringify(chunk)}\r\n\r\n`;
-    return `${first ? "[" : ",\r\n"}${pretty(chunk)}`;
+    return `${first ? "[" : "\r\n,"}${pretty(chunk)}`;
   }
 
   private listModels(call: Call, url: URL): void {
