@@ -37,6 +37,24 @@ export interface TurnFacts {
 
 export type ExpositionFormat = "openmetrics" | "prometheus";
 
+/**
+ * The exposition format an Accept header prefers: OpenMetrics only when it is asked for with a higher quality than
+ * the classic text (Prometheus sends `application/openmetrics-text;version=1.0.0,...,text/plain;...;q=0.5,...`);
+ * the classic text for an absent header, a wildcard and ties.
+ */
+export function negotiateFormat(accept: string | undefined): ExpositionFormat {
+  let openMetrics = 0;
+  let classic = 0;
+  for (const entry of (accept ?? "").split(",")) {
+    const [type = "", ...params] = entry.split(";").map((p) => p.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith("q="));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2)) || 0;
+    if (type === "application/openmetrics-text") openMetrics = Math.max(openMetrics, q);
+    else if (type === "text/plain" || type === "text/*" || type === "*/*") classic = Math.max(classic, q);
+  }
+  return openMetrics > classic ? "openmetrics" : "prometheus";
+}
+
 export const EVICTION_REASONS = ["capacity", "bytes", "ttl", "deleted"] as const;
 const KNOWN_EVICTION_REASONS: ReadonlySet<string> = new Set(EVICTION_REASONS);
 const NAMED_ERROR_TYPES: ReadonlySet<string> = new Set(["timeout", "network", "cancelled", "midstream_error"]);
@@ -47,6 +65,7 @@ export function errorTypeLabel(errorType: string | undefined): string {
   return /^\d{3}$/.test(errorType) || NAMED_ERROR_TYPES.has(errorType) ? errorType : "other";
 }
 
+const MISNAMED_DEFAULT_GAUGES = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
 const RETRY_DELAY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const SESSION_TURN_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -55,7 +74,7 @@ type Labels = Record<string, string>;
 
 export class GatewayMetrics {
   /** One registry, rendered in either exposition format per scrape (see render()). */
-  readonly registry = new Registry<RegistryContentType>();
+  readonly registry = openMetricsRegistry();
   private readonly metricNames = new Map<{ name: string }, string>();
   private scrapes: Promise<unknown> = Promise.resolve();
   private sessionStats: (() => SessionStats | Promise<SessionStats>) | undefined;
@@ -102,6 +121,9 @@ export class GatewayMetrics {
       },
     });
     collectDefaultMetrics({ register: this.registry });
+    // prom-client names three gauges `_total`, which `promtool check metrics` rejects; their per-type siblings
+    // (nodejs_active_handles{type} ...) carry the same numbers.
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
     for (const metric of this.registry.getMetricsAsArray()) this.metricNames.set(metric, metric.name);
   }
 
@@ -189,6 +211,13 @@ export class GatewayMetrics {
   private histogram(name: string, help: string, labelNames: string[], buckets: number[]): Histogram<string> {
     return new Histogram({ name, help, labelNames, buckets, enableExemplars: true, registers: [this.registry] });
   }
+}
+
+// prom-client accepts exemplar-enabled metrics only on a registry that is OpenMetrics when they are created.
+function openMetricsRegistry(): Registry<RegistryContentType> {
+  const registry = new Registry<RegistryContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return registry;
 }
 
 function inc(counter: Counter<string>, labels: Labels, value: number, exemplar?: TraceExemplar): void {

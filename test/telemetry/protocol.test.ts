@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { loadTelemetryConfig } from "../../src/config/telemetry.js";
 import { finishReasonLabel, truncationCause } from "../../src/gemini/finish.js";
 import { breakdownTotal, tokenBreakdown } from "../../src/gemini/usage.js";
-import { errorTypeLabel } from "../../src/telemetry/metrics.js";
+import { errorTypeLabel, negotiateFormat } from "../../src/telemetry/metrics.js";
 import { loadPriceTable, normalizeModel, turnCost } from "../../src/telemetry/pricing.js";
 
 describe("tokenBreakdown", () => {
@@ -129,6 +129,17 @@ describe("pricing", () => {
 });
 
 describe("labels", () => {
+  it("negotiates OpenMetrics only when preferred", () => {
+    expect(negotiateFormat("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")).toBe("openmetrics");
+    expect(negotiateFormat("application/openmetrics-text; version=1.0.0; charset=utf-8")).toBe("openmetrics");
+    expect(negotiateFormat(undefined)).toBe("prometheus");
+    expect(negotiateFormat("*/*")).toBe("prometheus");
+    expect(negotiateFormat("text/plain;version=0.0.4")).toBe("prometheus");
+    expect(negotiateFormat("text/plain, application/openmetrics-text;q=0.9")).toBe("prometheus");
+    expect(negotiateFormat("application/openmetrics-text;q=0")).toBe("prometheus");
+  });
+
+
   it("keeps error_type bounded", () => {
     expect(errorTypeLabel(undefined)).toBe("");
     expect(errorTypeLabel("429")).toBe("429");
