@@ -5,14 +5,12 @@
 
 import express from "express";
 import type { NextFunction, Request, Response, Router } from "express";
-import type { IncomingHttpHeaders } from "node:http";
 import { canonicalError, GeminiError, invalidArgument } from "../gemini/errors.js";
 import { clientDisconnectSignal, JSON_CONTENT_TYPE, nodeResponseWriter, writeGeminiError } from "../gateway/response-writer.js";
-import type { Caller, SessionService } from "../sessions/service.js";
+import type { Authenticator, Caller } from "../gateway/auth.js";
+import type { SessionService } from "../sessions/service.js";
 
-export interface SessionAuth {
-  authenticate(headers: IncomingHttpHeaders, query: URLSearchParams): Caller | GeminiError;
-}
+export type SessionAuth = Pick<Authenticator, "authenticate">;
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 1000;

@@ -5,45 +5,21 @@
 
 import type { IncomingHttpHeaders } from "node:http";
 import type { SessionConfig } from "../config/sessions.js";
+import type { Caller } from "../gateway/auth.js";
+import type { ModelCallService } from "../gateway/model-call.js";
 import { GeminiError, notFound, resourceExhausted } from "../gemini/errors.js";
 import type { Content, GenerateContentRequest, GenerateContentResponse, GenerationConfig, UsageMetadata } from "../gemini/types.js";
 import type { ResponseWriter } from "../gateway/response-writer.js";
-import type { ModelMethod } from "../gemini/types.js";
-import type { RecordedTurn, RouteName, TurnRecord } from "../turn/record.js";
+import type { TurnRecord } from "../turn/record.js";
 import { fitHistory, turnFromContents } from "./history.js";
 import { newSessionId, sessionBytes } from "./store.js";
 import type { GoneReason, SessionData, SessionPage, SessionStore, UsageTotals } from "./store.js";
 import { parseCreateSession, parseSendMessage, validateNewTurn } from "./validate.js";
 
-/** The gateway's model-call input (src/gateway/model-call.ts), as the session service fills it. */
-export interface ModelCallInput {
-  route: RouteName;
-  apiVersion: string;
-  model: string;
-  method: ModelMethod;
-  stream: boolean;
-  query: URLSearchParams;
-  body: Buffer;
-  tenant: string;
-  upstreamKey: string;
-  conversationId?: string;
-  sessionTurn?: number;
-  trimmedTurns?: number;
-  clientHeaders: IncomingHttpHeaders;
-  signal: AbortSignal;
-}
-
-/** The one upstream path (ModelCallService). */
-export interface ModelCaller {
-  run(input: ModelCallInput, out: ResponseWriter): Promise<{ record: TurnRecord; recorded: RecordedTurn }>;
-}
+/** The one upstream path: the gateway's ModelCallService (retries, tap, TurnRecord, telemetry). */
+export type ModelCaller = Pick<ModelCallService, "run">;
 
 export type SessionEvent = { type: "evicted"; reason: Exclude<GoneReason, "deleted"> } | { type: "turn_cap_rejected" };
-
-export interface Caller {
-  tenant: string;
-  upstreamKey: string;
-}
 
 export interface SendOptions {
   stream: boolean;
@@ -280,6 +256,8 @@ export class SessionService {
         conversationId: id,
         sessionTurn: turn,
         trimmedTurns: fitted.trimmedTurns,
+        captureResponseContent: true,
+        request,
         clientHeaders: options.clientHeaders,
         signal: options.signal,
       },

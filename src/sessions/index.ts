@@ -1,0 +1,45 @@
+// Assembling sessions for the server: the store the configuration names, and the service over it.
+
+import type { SessionConfig } from "../config/sessions.js";
+import { MemorySessionStore } from "./memory-store.js";
+import type { MemoryStoreOptions } from "./memory-store.js";
+import { SessionService } from "./service.js";
+import type { ModelCaller, SessionEvent } from "./service.js";
+import type { GoneReason, SessionStore } from "./store.js";
+
+type EvictReason = Exclude<GoneReason, "deleted">;
+
+export { SessionService } from "./service.js";
+export type { ModelCaller, SessionEvent } from "./service.js";
+export type { SessionStore } from "./store.js";
+export { turnFromContents } from "./history.js";
+
+export interface SessionDeps {
+  modelCalls: ModelCaller;
+  /** Telemetry: evictions and turn-cap rejections. */
+  onEvent?: (event: SessionEvent) => void;
+  /** TTL clock of the memory store (tests). */
+  perf?: MemoryStoreOptions["perf"];
+}
+
+export async function openSessionStore(config: SessionConfig, deps: Pick<SessionDeps, "onEvent" | "perf"> = {}): Promise<SessionStore> {
+  const onEvict = (reason: EvictReason): void => deps.onEvent?.({ type: "evicted", reason });
+  if (config.store === "memory") {
+    return MemorySessionStore.open({
+      maxSessions: config.maxSessions,
+      maxBytes: config.maxBytes,
+      ttlSeconds: config.ttlSeconds,
+      tombstones: config.tombstones,
+      snapshotFile: config.snapshotFile,
+      onEvict,
+      ...(deps.perf ? { perf: deps.perf } : {}),
+    });
+  }
+  throw new Error(`SESSION_STORE=${config.store}: not supported yet`);
+}
+
+/** The store and the service; `service.store.close()` on drain (writes the snapshot / disconnects Redis). */
+export async function createSessions(config: SessionConfig, deps: SessionDeps): Promise<SessionService> {
+  const store = await openSessionStore(config, deps);
+  return new SessionService({ store, modelCalls: deps.modelCalls, config, ...(deps.onEvent ? { onEvent: deps.onEvent } : {}) });
+}
