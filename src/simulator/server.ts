@@ -56,13 +56,14 @@ const invalidKey = (): GeminiError =>
   ] satisfies ErrorDetail[]);
 
 function faultError(fault: Fault & { status: number }, model: string): GeminiError {
-  if (fault.status === 429 && "retryDelay" in fault && (fault.retryDelay !== undefined || fault.quotaId !== undefined)) {
-    const quotaId = fault.quotaId ?? DEFAULT_429_QUOTA_ID;
+  if (fault.status === 429) {
+    const { retryDelay, quotaId = DEFAULT_429_QUOTA_ID } = fault as { retryDelay?: string; quotaId?: string };
+    // A 429 rule with neither field answers the bare RESOURCE_EXHAUSTED that Google also sends.
+    if (retryDelay === undefined && !("quotaId" in fault)) return canonicalError(429);
     const metric = quotaId.includes("InputTokens")
       ? "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count"
       : "generativelanguage.googleapis.com/generate_content_free_tier_requests";
-    const delayMs = fault.retryDelay !== undefined ? Number.parseFloat(fault.retryDelay) * 1000 : 0;
-    return quotaError(model, quotaId, metric, undefined, delayMs);
+    return quotaError(model, quotaId, metric, undefined, retryDelay === undefined ? undefined : Number.parseFloat(retryDelay) * 1000);
   }
   return canonicalError(fault.status);
 }
