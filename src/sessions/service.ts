@@ -150,6 +150,7 @@ export class SessionService {
       tenant: caller.tenant,
       ...fields,
       usage: emptyUsage(),
+      trimmedTurns: 0,
       createdAt: now,
       lastUsedAt: now,
       version: 0,
@@ -240,7 +241,7 @@ export class SessionService {
     if (session.tools) request.tools = session.tools;
     if (session.toolConfig) request.toolConfig = session.toolConfig;
 
-    const turn = turnFromContents(contents);
+    const turn = session.trimmedTurns + fitted.trimmedTurns + turnFromContents(contents);
     const reply = options.stream ? new StreamReply(out) : new UnaryReply();
     const { record } = await this.#calls.run(
       {
@@ -274,6 +275,7 @@ export class SessionService {
         ...session,
         history: [...contents, { ...record.response!.modelContent!, role: "model" }],
         usage: addUsage(session.usage, usage),
+        trimmedTurns: session.trimmedTurns + fitted.trimmedTurns,
         lastUsedAt: this.#now().toISOString(),
         version: session.version + 1,
       };

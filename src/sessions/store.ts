@@ -23,6 +23,8 @@ export interface SessionData {
   tools?: unknown[];
   toolConfig?: unknown;
   usage: UsageTotals;
+  /** Turns dropped from the history so far (slide policy, token budget): turn numbers keep counting from the start. */
+  trimmedTurns: number;
   /** The history's size in tokens as the model last counted it (prompt + reply of the last turn). */
   lastHistoryTokens?: number;
   /** ISO timestamps. */
