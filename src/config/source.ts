@@ -38,7 +38,9 @@ export function settingSource(
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     const setting = byFlag.get(flag);
     if (!setting) {
-      problems.push(`${arg}: unknown option (see --help)`);
+      problems.push(flag.startsWith("--") ? `${flag}: unknown option (see --help)` : `${arg}: unexpected argument (see --help)`);
+      // Skip the unknown option's value, so it is reported once.
+      if (flag.startsWith("--") && inline === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) i++;
       continue;
     }
     const value = inline ?? argv[i + 1];
