@@ -280,10 +280,9 @@ describe("latency and stats", () => {
       const reader = res.body!.getReader();
       const arrivals: number[] = [];
       for (let r = await reader.read(); !r.done; r = await reader.read()) arrivals.push(performance.now() - started);
-      // 20 tokens in 4 chunks of 5: the first after ttft, each next one 50 ms later
-      expect(arrivals).toHaveLength(4);
+      // 20 tokens in 4 chunks of 5: the first after ttft, each next one 50 ms later (lower bounds only)
       expect(arrivals[0]).toBeGreaterThanOrEqual(95);
-      expect(arrivals[3]!).toBeGreaterThanOrEqual(240);
+      expect(arrivals.at(-1)!).toBeGreaterThanOrEqual(245);
     } finally {
       await slow.close();
     }
