@@ -8,8 +8,10 @@ import type { ExpositionFormat, SessionEvent, SessionStats, TraceExemplar } from
 import { loadPriceTable, normalizeModel, turnCost } from "./pricing.js";
 import type { PriceTable } from "./pricing.js";
 import { createTracing, isSampled, recordTurnSpan } from "./tracing.js";
-import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { propagation } from "@opentelemetry/api";
 import type { Tracer } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 
 export interface TelemetryOptions {
   /** Whether a tenant is one of the configured ones (others are labelled `other`; "anonymous" is kept). */
@@ -45,6 +47,8 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     model: (requested) => normalizeModel(requested, knownModels) ?? OTHER_LABEL,
     tenant: (tenant) => (tenant === "anonymous" || isKnownTenant(tenant) ? tenant : OTHER_LABEL),
   });
+  // W3C traceparent for whoever extracts through the global API (the gateway does); a no-op when already set.
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const tracing = createTracing({
     serviceName: config.serviceName,
     disabled: config.tracingDisabled,

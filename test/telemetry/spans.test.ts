@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { extractParentContext } from "../../src/telemetry/context.js";
@@ -104,6 +104,13 @@ describe("spans", () => {
     expect(attempts[0]!.status.code).toBe(SpanStatusCode.ERROR);
     // content capture is off by default
     expect(JSON.stringify(spans.map((s) => [s.attributes, s.events]))).not.toMatch(/France|Paris|Be brief/);
+  });
+
+  it("installs W3C propagation for producers that extract through the global API", async () => {
+    h = await startHarness();
+    const parent = propagation.extract(ROOT_CONTEXT, { traceparent: INCOMING_PARENT });
+    expect(trace.getSpanContext(parent)?.traceId).toBe(INCOMING_TRACE);
+    expect(h.telemetry.turnSink.record(turn({ parentContext: parent })).traceId).toBe(INCOMING_TRACE);
   });
 
   it("marks failed calls with error.type and status, and starts a new trace without traceparent", async () => {
