@@ -1,0 +1,217 @@
+// `gemini-gateway demo`: the gateway with the in-process simulator as its upstream and the traffic generator talking
+// to it, so /metrics (and a Prometheus/Grafana pointed at it) come alive without a Gemini key. `npm start` runs it.
+// `--traffic-only --target URL` runs just the traffic generator against a gateway elsewhere (the compose demo profile).
+
+import { parseArgs } from "node:util";
+import { loadConfig } from "../server/config.js";
+import { startGateway, type RunningGateway } from "../server/gateway.js";
+import { startSimulator, type RunningSimulator } from "../simulator/index.js";
+import { DEFAULT_TRAFFIC_OPTIONS, startTraffic, type RunningTraffic, type TrafficOptions, type TrafficStats } from "./traffic.js";
+
+/** The gateway keys of the demo, one tenant each: `key:tenant`. */
+export const DEMO_GATEWAY_KEYS = ["demo-key:demo", "team-a-key:team-a", "team-b-key:team-b"];
+
+/** Settings the demo chooses unless the environment does: small enough to show turn caps and evictions in minutes. */
+const DEMO_DEFAULTS: Record<string, string> = {
+  SESSION_MAX_TURNS: "12",
+  SESSION_MAX: "40",
+  // One JSON line per request would drown the banner; LOG_LEVEL=info brings them back.
+  LOG_LEVEL: "warn",
+};
+
+export interface DemoOptions {
+  port: number;
+  host: string;
+  /** Settings for the gateway over the demo's (e.g. from process.env); the upstream and the keys are always the demo's. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Traffic generator options besides its target, keys and simulator. */
+  traffic: Partial<Omit<TrafficOptions, "target" | "simulator">>;
+  /** Simulator latency: the demo streams visibly by default. */
+  simulator: { ttftMs: number; tokensPerSecond: number };
+  /** Fault episodes through the simulator's fault API. */
+  faults: boolean;
+}
+
+export interface RunningDemo {
+  gateway: RunningGateway;
+  simulator: RunningSimulator;
+  traffic: RunningTraffic;
+  /** Stops the traffic, then the gateway, then the simulator. */
+  close(): Promise<TrafficStats>;
+}
+
+/** The gateway's settings in demo mode: the environment, demo defaults where it is silent, the simulator upstream. */
+export function demoSettings(env: DemoOptions["env"], simulatorUrl: string, port: number, host: string): Record<string, string | undefined> {
+  return {
+    ...DEMO_DEFAULTS,
+    ...env,
+    GEMINI_BASE_URL: simulatorUrl,
+    GEMINI_API_KEY: "simulated-upstream-key",
+    GOOGLE_API_KEY: undefined,
+    GATEWAY_AUTH: "keys",
+    GATEWAY_KEYS: DEMO_GATEWAY_KEYS.join(","),
+    PORT: String(port),
+    HOST: host,
+  };
+}
+
+export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const simulator = await startSimulator({ ...options.simulator, port: 0, host: "127.0.0.1" });
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(loadConfig(demoSettings(options.env, simulator.url, options.port, options.host), []));
+  } catch (err) {
+    await simulator.close();
+    throw err;
+  }
+  const traffic = startTraffic({
+    keys: DEMO_GATEWAY_KEYS.map((pair) => pair.slice(0, pair.indexOf(":"))),
+    sessionMaxTurns: Number(options.env.SESSION_MAX_TURNS ?? DEMO_DEFAULTS.SESSION_MAX_TURNS),
+    ...options.traffic,
+    target: gateway.url,
+    ...(options.faults ? { simulator: simulator.url } : {}),
+  });
+  return {
+    gateway,
+    simulator,
+    traffic,
+    close: async () => {
+      const stats = await traffic.stop();
+      await gateway.close();
+      await simulator.close();
+      return stats;
+    },
+  };
+}
+
+/** What to print so a user can point an app (and a Prometheus) at the gateway. */
+export function banner(gatewayUrl: string, key: string): string {
+  return [
+    `  metrics:   ${gatewayUrl}/metrics   (Prometheus scrape target; exemplars with Accept: application/openmetrics-text)`,
+    `  health:    ${gatewayUrl}/healthz`,
+    "",
+    "Point an app at it (the gateway key is the SDK's apiKey):",
+    `  @google/genai:          new GoogleGenAI({ apiKey: "${key}", httpOptions: { baseUrl: "${gatewayUrl}" } })`,
+    `  @google/generative-ai:  new GoogleGenerativeAI("${key}").getGenerativeModel({ model: "gemini-2.5-flash" }, { baseUrl: "${gatewayUrl}" })`,
+    `  curl:                   curl -s ${gatewayUrl}/v1beta/models/gemini-2.5-flash:generateContent -H 'x-goog-api-key: ${key}' \\`,
+    `                            -H 'content-type: application/json' -d '{"contents":[{"role":"user","parts":[{"text":"Hello"}]}]}'`,
+    `  sessions:               curl -s -X POST ${gatewayUrl}/v1/sessions -H 'x-goog-api-key: ${key}' -H 'content-type: application/json' \\`,
+    `                            -d '{"model":"gemini-2.5-flash"}'`,
+  ].join("\n");
+}
+
+function usage(): string {
+  return `Usage: gemini-gateway demo [options]
+
+Starts the gateway with the built-in Gemini simulator as its upstream and a traffic generator (simulated users holding
+multi-turn chats, some past the turn cap, occasional MAX_TOKENS, 429 and 503 episodes). No Gemini key needed.
+
+Options:
+  --port N                gateway port (default 8080; 0 = ephemeral)
+  --host ADDR             gateway address (default 127.0.0.1)
+  --duration SECONDS      stop after this long (default: until Ctrl-C)
+  --rate N                model calls per second at most, all users together (default ${DEFAULT_TRAFFIC_OPTIONS.rate})
+  --users N               simulated users (default ${DEFAULT_TRAFFIC_OPTIONS.users})
+  --episode-interval S    seconds between fault episodes (default ${DEFAULT_TRAFFIC_OPTIONS.episodeIntervalMs / 1000})
+  --no-faults             no fault episodes
+  --traffic-only          only the traffic generator, against --target
+  --target URL            the gateway to drive (with --traffic-only)
+  --simulator URL         the gateway's simulator, for fault episodes (with --traffic-only)
+  --keys K1,K2            gateway keys for the simulated users (with --traffic-only; default demo-key)
+  --session-max-turns N   the target's SESSION_MAX_TURNS, so some chats reach it (with --traffic-only; default 12)
+
+Gateway settings (SESSION_*, OTEL_*, LOG_LEVEL, ...) are read from the environment as for 'serve'.
+`;
+}
+
+const positive = (name: string, raw: string | undefined, fallback: number): number => {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name}: must be a positive number (got "${raw}")`);
+  return value;
+};
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      duration: { type: "string" },
+      rate: { type: "string" },
+      users: { type: "string" },
+      "episode-interval": { type: "string" },
+      "no-faults": { type: "boolean" },
+      "traffic-only": { type: "boolean" },
+      target: { type: "string" },
+      simulator: { type: "string" },
+      keys: { type: "string" },
+      "session-max-turns": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(usage());
+    return;
+  }
+  const port = values.port === undefined ? 8080 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: must be 0-65535 (got "${values.port}")`);
+  const durationSeconds = values.duration === undefined ? undefined : positive("duration", values.duration, 0);
+  const traffic: Partial<TrafficOptions> = {
+    rate: positive("rate", values.rate, DEFAULT_TRAFFIC_OPTIONS.rate),
+    users: Math.round(positive("users", values.users, DEFAULT_TRAFFIC_OPTIONS.users)),
+    episodeIntervalMs: positive("episode-interval", values["episode-interval"], DEFAULT_TRAFFIC_OPTIONS.episodeIntervalMs / 1000) * 1000,
+    ...(durationSeconds === undefined ? {} : { durationMs: durationSeconds * 1000 }),
+    log: (line) => process.stdout.write(`${line}\n`),
+  };
+  const duration = durationSeconds === undefined ? "until Ctrl-C" : `for ${durationSeconds}s`;
+
+  let running: { traffic: RunningTraffic; close(): Promise<TrafficStats> };
+  if (values["traffic-only"]) {
+    if (!values.target) throw new Error("--traffic-only needs --target URL (the gateway to drive)");
+    const keys = (values.keys ?? "demo-key").split(",").map((k) => k.trim()).filter((k) => k !== "");
+    const sessionMaxTurns = Math.round(positive("session-max-turns", values["session-max-turns"], DEFAULT_TRAFFIC_OPTIONS.sessionMaxTurns));
+    const simulator = values["no-faults"] ? undefined : values.simulator;
+    const generator = startTraffic({ ...traffic, target: values.target, keys, sessionMaxTurns, ...(simulator ? { simulator } : {}) });
+    running = { traffic: generator, close: () => generator.stop() };
+    process.stdout.write(
+      `gemini-gateway demo: traffic to ${values.target} (${traffic.users} users, up to ${traffic.rate} calls/s, ${duration})` +
+        `${simulator ? `, fault episodes through ${simulator}` : ""}\n`,
+    );
+  } else {
+    const demo = await startDemo({
+      port,
+      host: values.host ?? "127.0.0.1",
+      env: process.env,
+      traffic,
+      simulator: { ttftMs: 150, tokensPerSecond: 400 },
+      faults: !values["no-faults"],
+    });
+    running = demo;
+    process.stdout.write(
+      `gemini-gateway demo: gateway ${demo.gateway.url} -> simulator ${demo.simulator.url} (no Gemini key involved)\n` +
+        `${banner(demo.gateway.url, "demo-key")}\n\n` +
+        `Traffic: ${traffic.users} users, up to ${traffic.rate} calls/s, ${duration}` +
+        `${values["no-faults"] ? "" : `, a fault episode every ${traffic.episodeIntervalMs! / 1000}s`}. Ctrl-C stops.\n`,
+    );
+  }
+
+  let onSignal = (): void => undefined;
+  await new Promise<void>((resolve) => {
+    onSignal = resolve;
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    void running.traffic.done.then(() => resolve());
+  });
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  const stats = await running.close();
+  const calls = Object.entries(stats.calls).map(([kind, n]) => `${kind} ${n}`).join(", ");
+  const statuses = Object.entries(stats.statuses).map(([code, n]) => `${code}: ${n}`).join(", ");
+  process.stdout.write(
+    `gemini-gateway demo: stopped. model calls: ${calls || "none"}; responses by status: ${statuses || "none"}; ` +
+      `sessions created ${stats.sessionsCreated}, turn cap hits ${stats.turnCapHits}, fault episodes ${stats.episodes}` +
+      `${stats.networkErrors ? `, network errors ${stats.networkErrors}` : ""}\n`,
+  );
+}
