@@ -3,6 +3,7 @@
 import type { SessionConfig } from "../config/sessions.js";
 import { MemorySessionStore } from "./memory-store.js";
 import type { MemoryStoreOptions } from "./memory-store.js";
+import { RedisSessionStore } from "./redis-store.js";
 import { SessionService } from "./service.js";
 import type { ModelCaller, SessionEvent } from "./service.js";
 import type { GoneReason, SessionStore } from "./store.js";
@@ -35,7 +36,7 @@ export async function openSessionStore(config: SessionConfig, deps: Pick<Session
       ...(deps.perf ? { perf: deps.perf } : {}),
     });
   }
-  throw new Error(`SESSION_STORE=${config.store}: not supported yet`);
+  return RedisSessionStore.open({ url: config.store, prefix: config.redisPrefix, ttlSeconds: config.ttlSeconds, leaseMs: config.leaseMs });
 }
 
 /** The store and the service; `service.store.close()` on drain (writes the snapshot / disconnects Redis). */
