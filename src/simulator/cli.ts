@@ -67,11 +67,17 @@ const optionsSchema = z
 
 /** Flags, then environment, then defaults; one line per bad value. */
 export function parseSimulatorOptions(argv: string[], env: NodeJS.ProcessEnv): SimulatorOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: "string" as const }])),
-    strict: true,
-  });
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: "string" as const }])),
+      strict: true,
+    }));
+  } catch (err) {
+    // node:util explains over several lines; one line per problem is the house style.
+    throw new Error((err instanceof Error ? err.message : String(err)).split("\n")[0]);
+  }
   const raw: Record<string, string | undefined> = {};
   for (const [name, flag] of Object.entries(FLAGS) as [FlagName, (typeof FLAGS)[FlagName]][]) {
     const value = values[name];
