@@ -1,0 +1,85 @@
+// Bad input gets a clear Gemini-format error, and the gateway keeps serving. Log lines never hold keys or text.
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { GATEWAY_KEY, UPSTREAM_KEY, post, startStack, userContent, type Stack } from "./stack.js";
+
+const GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent";
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ MAX_BODY_BYTES: "1024" });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+async function expectEnvelope(res: Response, code: number, status: string): Promise<string> {
+  expect(res.status).toBe(code);
+  expect(res.headers.get("content-type")).toBe("application/json; charset=UTF-8");
+  const body = (await res.json()) as { error: { code: number; status: string; message: string } };
+  expect(body.error).toMatchObject({ code, status });
+  return body.error.message;
+}
+
+describe("bad input", () => {
+  test("malformed JSON: 400, nothing sent upstream", async () => {
+    expect(await expectEnvelope(await post(stack, GENERATE, "{not json"), 400, "INVALID_ARGUMENT")).toMatch(/^Invalid JSON payload received/);
+  });
+
+  test("a body over MAX_BODY_BYTES: 413", async () => {
+    const message = await expectEnvelope(await post(stack, GENERATE, userContent("x".repeat(2048))), 413, "INVALID_ARGUMENT");
+    expect(message).toMatch(/exceeds the limit: 1024 bytes/);
+  });
+
+  test("a missing key 403, a wrong key 400 API_KEY_INVALID (header or ?key=)", async () => {
+    const missing = await fetch(`${stack.url}${GENERATE}`, { method: "POST", body: JSON.stringify(userContent("hi")) });
+    await expectEnvelope(missing, 403, "PERMISSION_DENIED");
+    await expectEnvelope(await post(stack, GENERATE, userContent("hi"), { "x-goog-api-key": "wrong" }), 400, "INVALID_ARGUMENT");
+    // The upstream key is not a gateway key.
+    const upstreamKey = await fetch(`${stack.url}${GENERATE}?key=${UPSTREAM_KEY}`, { method: "POST", body: JSON.stringify(userContent("hi")) });
+    await expectEnvelope(upstreamKey, 400, "INVALID_ARGUMENT");
+    const byQuery = await fetch(`${stack.url}${GENERATE}?key=${GATEWAY_KEY}`, { method: "POST", body: JSON.stringify(userContent("hi")) });
+    expect(byQuery.status).toBe(200);
+    await byQuery.text();
+  });
+
+  test("an unknown route 404, an unsupported model method 404, a wrong HTTP method 405 with Allow", async () => {
+    await expectEnvelope(await post(stack, "/v2/whatever", {}), 404, "NOT_FOUND");
+    await expectEnvelope(await post(stack, "/v1beta/models/gemini-2.5-flash:embedContent", {}), 404, "NOT_FOUND");
+    const wrong = await fetch(`${stack.url}${GENERATE}`, { headers: { "x-goog-api-key": GATEWAY_KEY } });
+    expect(wrong.headers.get("allow")).toBe("POST");
+    await expectEnvelope(wrong, 405, "UNIMPLEMENTED");
+  });
+
+  test("the gateway keeps serving, health and readiness included", async () => {
+    const res = await post(stack, GENERATE, userContent("still here?"));
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(await (await fetch(`${stack.url}/healthz`)).json()).toEqual({ status: "ok" });
+    expect(await (await fetch(`${stack.url}/readyz`)).json()).toEqual({ status: "ready" });
+  });
+});
+
+describe("request log", () => {
+  test("one line per request; model calls with tenant, model, route, status, attempts, tokens, trace id", async () => {
+    stack.logLines.length = 0;
+    const res = await post(stack, GENERATE, userContent("a secret prompt"));
+    const answer = await res.text();
+    await post(stack, GENERATE, "{bad");
+    const lines = stack.logLines.filter((l) => l["msg"] === "model call" || l["msg"] === "request");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      msg: "model call",
+      tenant: "alpha",
+      model: "gemini-2.5-flash",
+      route: "generateContent",
+      status: 200,
+      attempts: 1,
+      tokens: { input: expect.any(Number), output: expect.any(Number), total: expect.any(Number) },
+      durationMs: expect.any(Number),
+      traceId: expect.stringMatching(/^trace-/),
+    });
+    expect(lines[1]).toMatchObject({ msg: "request", status: 400, path: GENERATE });
+    const log = stack.logText();
+    for (const secret of [GATEWAY_KEY, UPSTREAM_KEY, "a secret prompt", answer.slice(60, 90)]) expect(log).not.toContain(secret);
+  });
+});
