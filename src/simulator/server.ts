@@ -198,7 +198,6 @@ export class SimulatorService {
     if (violation) throw violationError(model.id, violation);
 
     if (method === "generateContent") {
-      if (fault && "kind" in fault && fault.kind === "midstream_error") throw this.midstreamError(fault.status);
       const wait = this.options.ttftMs + this.trickleMs(plan.pieces.length);
       if (!(await pause(wait, call.signal))) return;
       const response = unaryResponse(plan);
@@ -231,6 +230,10 @@ export class SimulatorService {
         return false;
       case "delay":
         return pause(fault.ms, call.signal);
+      case "midstream_error":
+        // Only a stream can fail midway; any other method answers the error status outright.
+        if (method !== "streamGenerateContent") throw this.midstreamError(fault.status);
+        return true;
       default:
         return true;
     }

@@ -127,13 +127,14 @@ describe("stream faults", () => {
     expect(stats.byStatus).toEqual({ "200": 1 });
   });
 
-  test("midstream_error on the array form ends the array with the error element; on unary it is the status", async () => {
+  test("midstream_error on the array form ends the array with the error element; other methods get the status", async () => {
     await sim.setFaults([{ fault: { kind: "midstream_error", afterChunks: 1, status: 500 } }]);
     const res = await fetch(url("streamGenerateContent").replace("?alt=sse", ""), { method: "POST", headers: HEADERS, body: JSON.stringify(HELLO) });
     const array = (await res.json()) as Array<Record<string, unknown>>;
     expect(array).toHaveLength(2);
     expect(array[1]).toEqual({ error: { code: 500, message: CANONICAL_MESSAGES[500]!.message, status: "INTERNAL" } });
     expect((await post(url("generateContent"))).status).toBe(500);
+    expect((await post(url("countTokens"))).status).toBe(500);
   });
 
   test("finish: the reply ends with the forced finishReason; the legacy SDK refuses its text", async () => {
