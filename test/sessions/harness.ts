@@ -1,5 +1,6 @@
 // A session gateway for tests: the simulator upstream, the real ModelCallService, the session routes on loopback.
 import express from "express";
+import { Redis } from "ioredis";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
@@ -85,4 +86,12 @@ export async function call(base: string, method: string, path: string, body?: un
   });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Reply["body"]) : {}, headers: res.headers };
+}
+
+/** Removes the Redis keys of one test run. */
+export async function dropKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
 }

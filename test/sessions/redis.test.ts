@@ -1,12 +1,11 @@
 // Two session services (as two replicas would be) on one Redis, in-process; the spawned-process version is in
 // replicas.test.ts. Redis db 11, with a key prefix of this run so parallel runs do not collide.
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Content } from "../../src/gemini/types.js";
 import { startTestSimulator } from "../helpers/sim.js";
 import type { TestSimulator } from "../helpers/sim.js";
-import { call, startSessionGateway } from "./harness.js";
+import { call, dropKeys, startSessionGateway } from "./harness.js";
 import type { SessionGateway } from "./harness.js";
 
 const REDIS = "redis://127.0.0.1:6379/11";
@@ -27,13 +26,6 @@ afterAll(async () => {
   await dropKeys(REDIS, env.SESSION_REDIS_PREFIX);
 });
 
-/** Removes this run's keys. */
-export async function dropKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
-}
 
 describe("Redis store shared by two replicas", () => {
   it("a session created on one continues on the other", async () => {
