@@ -131,7 +131,22 @@ const positive = (name: string, raw: string | undefined, fallback: number): numb
   return value;
 };
 
-export async function main(argv: string[]): Promise<void> {
+export interface DemoArgs {
+  help: boolean;
+  trafficOnly: boolean;
+  port: number;
+  host: string;
+  /** The gateway to drive (traffic-only). */
+  target?: string;
+  /** Fault episodes: through the embedded simulator, or through `--simulator` in traffic-only mode. */
+  faults: boolean;
+  simulator?: string;
+  durationSeconds?: number;
+  traffic: Partial<TrafficOptions>;
+}
+
+/** The command line of `demo`; throws one clear message per bad option. */
+export function parseDemoArgs(argv: string[]): DemoArgs {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -151,49 +166,67 @@ export async function main(argv: string[]): Promise<void> {
       help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) {
-    process.stdout.write(usage());
-    return;
-  }
   const port = values.port === undefined ? 8080 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: must be 0-65535 (got "${values.port}")`);
+  const trafficOnly = values["traffic-only"] ?? false;
+  if (trafficOnly && !values.target && !values.help) throw new Error("--traffic-only needs --target URL (the gateway to drive)");
   const durationSeconds = values.duration === undefined ? undefined : positive("duration", values.duration, 0);
   const traffic: Partial<TrafficOptions> = {
     rate: positive("rate", values.rate, DEFAULT_TRAFFIC_OPTIONS.rate),
     users: Math.round(positive("users", values.users, DEFAULT_TRAFFIC_OPTIONS.users)),
     episodeIntervalMs: positive("episode-interval", values["episode-interval"], DEFAULT_TRAFFIC_OPTIONS.episodeIntervalMs / 1000) * 1000,
     ...(durationSeconds === undefined ? {} : { durationMs: durationSeconds * 1000 }),
-    log: (line) => process.stdout.write(`${line}\n`),
+    ...(values.keys === undefined ? {} : { keys: values.keys.split(",").map((k) => k.trim()).filter((k) => k !== "") }),
+    ...(values["session-max-turns"] === undefined
+      ? {}
+      : { sessionMaxTurns: Math.round(positive("session-max-turns", values["session-max-turns"], 0)) }),
   };
-  const duration = durationSeconds === undefined ? "until Ctrl-C" : `for ${durationSeconds}s`;
+  return {
+    help: values.help ?? false,
+    trafficOnly,
+    port,
+    host: values.host ?? "127.0.0.1",
+    ...(values.target === undefined ? {} : { target: values.target }),
+    faults: !values["no-faults"],
+    ...(values.simulator === undefined ? {} : { simulator: values.simulator }),
+    ...(durationSeconds === undefined ? {} : { durationSeconds }),
+    traffic,
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseDemoArgs(argv);
+  if (args.help) {
+    process.stdout.write(usage());
+    return;
+  }
+  const traffic: Partial<TrafficOptions> = { ...args.traffic, log: (line) => process.stdout.write(`${line}\n`) };
+  const duration = args.durationSeconds === undefined ? "until Ctrl-C" : `for ${args.durationSeconds}s`;
 
   let running: { traffic: RunningTraffic; close(): Promise<TrafficStats> };
-  if (values["traffic-only"]) {
-    if (!values.target) throw new Error("--traffic-only needs --target URL (the gateway to drive)");
-    const keys = (values.keys ?? "demo-key").split(",").map((k) => k.trim()).filter((k) => k !== "");
-    const sessionMaxTurns = Math.round(positive("session-max-turns", values["session-max-turns"], DEFAULT_TRAFFIC_OPTIONS.sessionMaxTurns));
-    const simulator = values["no-faults"] ? undefined : values.simulator;
-    const generator = startTraffic({ ...traffic, target: values.target, keys, sessionMaxTurns, ...(simulator ? { simulator } : {}) });
+  if (args.trafficOnly && args.target) {
+    const simulator = args.faults ? args.simulator : undefined;
+    const generator = startTraffic({ ...traffic, target: args.target, ...(simulator ? { simulator } : {}) });
     running = { traffic: generator, close: () => generator.stop() };
     process.stdout.write(
-      `gemini-gateway demo: traffic to ${values.target} (${traffic.users} users, up to ${traffic.rate} calls/s, ${duration})` +
+      `gemini-gateway demo: traffic to ${args.target} (${traffic.users} users, up to ${traffic.rate} calls/s, ${duration})` +
         `${simulator ? `, fault episodes through ${simulator}` : ""}\n`,
     );
   } else {
     const demo = await startDemo({
-      port,
-      host: values.host ?? "127.0.0.1",
+      port: args.port,
+      host: args.host,
       env: process.env,
       traffic,
       simulator: { ttftMs: 150, tokensPerSecond: 400 },
-      faults: !values["no-faults"],
+      faults: args.faults,
     });
     running = demo;
     process.stdout.write(
       `gemini-gateway demo: gateway ${demo.gateway.url} -> simulator ${demo.simulator.url} (no Gemini key involved)\n` +
         `${banner(demo.gateway.url, "demo-key")}\n\n` +
         `Traffic: ${traffic.users} users, up to ${traffic.rate} calls/s, ${duration}` +
-        `${values["no-faults"] ? "" : `, a fault episode every ${traffic.episodeIntervalMs! / 1000}s`}. Ctrl-C stops.\n`,
+        `${args.faults ? `, a fault episode every ${traffic.episodeIntervalMs! / 1000}s` : ""}. Ctrl-C stops.\n`,
     );
   }
 
