@@ -60,12 +60,15 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const stop = (timeoutMs: number): Promise<void> =>
     (stopping ??= (async () => {
       draining = true;
+      logger.info({ timeoutMs }, "draining");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      // Keep-alive connections become idle as their last response ends: close them as they do.
+      const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
       await Promise.race([closed, timedOut]);
       clearTimeout(timer);
+      clearInterval(idleSweep);
       server.closeAllConnections();
       for (const hook of deps.onDrain ?? []) {
         try {
