@@ -1,14 +1,36 @@
 // In-process session store: lru-cache bounded by count (SESSION_MAX), bytes (SESSION_MAX_BYTES) and idle time
 // (SESSION_TTL_SECONDS), with a small tombstone cache so a 404 can say why a session is gone, and an optional
 // snapshot file written atomically on drain and loaded at start-up.
+// A session is held as its JSON string (plus a small summary for listing), so the bytes the cache accounts are the
+// bytes it occupies: the heap stays within SESSION_MAX_BYTES plus a fixed overhead however the histories look.
 
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { LRUCache } from "lru-cache";
 import type { Perf } from "lru-cache";
+import { invalidArgument } from "../gemini/errors.js";
 import { KeyedFifo } from "./fifo.js";
-import { sessionBytes } from "./store.js";
+import { turnFromContents } from "./history.js";
 import type { GoneReason, Lookup, SessionData, SessionPage, SessionStore, TurnLease } from "./store.js";
+
+/** One cached session: its JSON, and what listing needs without parsing it. */
+interface Entry {
+  json: string;
+  tenant: string;
+  model: string;
+  turns: number;
+  lastUsedAt: string;
+  version: number;
+}
+
+/** Heap of an entry beyond its JSON: the entry object, its summary strings, the key and the cache's slots (measured
+ *  with bench/sessions-memory.ts, rounded up). */
+export const ENTRY_OVERHEAD_BYTES = 256;
+
+/** Bytes an entry occupies: V8 keeps ASCII/Latin-1 strings at one byte per character, others at two. */
+const entryBytes = (entry: Entry): number =>
+  // eslint-disable-next-line no-control-regex -- the range test is the point: one-byte strings
+  (/^[\u0000-\u00ff]*$/.test(entry.json) ? entry.json.length : entry.json.length * 2) + ENTRY_OVERHEAD_BYTES;
 
 export interface MemoryStoreOptions {
   maxSessions: number;
@@ -30,7 +52,7 @@ interface SnapshotFile {
 
 export class MemorySessionStore implements SessionStore {
   readonly kind = "memory";
-  readonly #cache: LRUCache<string, SessionData>;
+  readonly #cache: LRUCache<string, Entry>;
   readonly #gone: LRUCache<string, GoneReason>;
   readonly #turns = new KeyedFifo();
   readonly #options: MemoryStoreOptions;
@@ -40,10 +62,10 @@ export class MemorySessionStore implements SessionStore {
   private constructor(options: MemoryStoreOptions) {
     this.#options = options;
     this.#gone = new LRUCache({ max: options.tombstones });
-    this.#cache = new LRUCache<string, SessionData>({
+    this.#cache = new LRUCache<string, Entry>({
       max: options.maxSessions,
       maxSize: options.maxBytes,
-      sizeCalculation: sessionBytes,
+      sizeCalculation: entryBytes,
       ttl: options.ttlSeconds * 1000,
       updateAgeOnGet: true,
       ...(options.perf ? { perf: options.perf, ttlResolution: 0 } : {}),
@@ -65,11 +87,23 @@ export class MemorySessionStore implements SessionStore {
   }
 
   #set(session: SessionData, ttlMs?: number): void {
-    const size = sessionBytes(session);
+    const entry: Entry = {
+      json: JSON.stringify(session),
+      tenant: session.tenant,
+      model: session.model,
+      turns: turnFromContents(session.history),
+      lastUsedAt: session.lastUsedAt,
+      version: session.version,
+    };
+    const size = entryBytes(entry);
+    if (size > this.#options.maxBytes) {
+      // lru-cache would drop it silently: say so instead (the turn is not appended, the session stays as it was).
+      throw invalidArgument(`The session is larger than SESSION_MAX_BYTES (${this.#options.maxBytes} bytes).`);
+    }
     const replaced = this.#cache.peek(session.id);
-    const freed = replaced ? sessionBytes(replaced) : 0;
+    const freed = replaced ? entryBytes(replaced) : 0;
     this.#evictingFor = this.#cache.calculatedSize - freed + size > this.#options.maxBytes ? "bytes" : "capacity";
-    this.#cache.set(session.id, session, { size, ...(ttlMs !== undefined ? { ttl: ttlMs } : {}) });
+    this.#cache.set(session.id, entry, { size, ...(ttlMs !== undefined ? { ttl: ttlMs } : {}) });
   }
 
   async create(session: SessionData): Promise<void> {
@@ -78,8 +112,8 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async lookup(id: string): Promise<Lookup> {
-    const session = this.#cache.get(id);
-    return session ? { session } : { gone: this.#gone.get(id) };
+    const entry = this.#cache.get(id);
+    return entry ? { session: JSON.parse(entry.json) as SessionData } : { gone: this.#gone.get(id) };
   }
 
   async commit(session: SessionData): Promise<boolean> {
@@ -95,14 +129,14 @@ export class MemorySessionStore implements SessionStore {
 
   async list(tenant: string, limit: number, cursor?: string): Promise<SessionPage> {
     const ids: string[] = [];
-    for (const [id, session] of this.#cache.entries()) {
-      if (session.tenant === tenant && (cursor === undefined || id > cursor)) ids.push(id);
+    for (const [id, entry] of this.#cache.entries()) {
+      if (entry.tenant === tenant && (cursor === undefined || id > cursor)) ids.push(id);
     }
     ids.sort();
     const page = ids.slice(0, limit);
     const sessions = page.map((id) => {
-      const s = this.#cache.peek(id)!;
-      return { id, model: s.model, turns: s.history.filter((c) => c.role === "user").length, lastUsedAt: s.lastUsedAt };
+      const { model, turns, lastUsedAt } = this.#cache.peek(id)!;
+      return { id, model, turns, lastUsedAt };
     });
     return ids.length > limit ? { sessions, nextCursor: page[page.length - 1]! } : { sessions };
   }
@@ -121,15 +155,15 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async #save(file: string): Promise<void> {
-    const sessions: SnapshotFile["sessions"] = [];
+    // Written piecewise from the cached JSON strings: no second copy of every session in memory.
+    const lines: string[] = [];
     for (const id of this.#cache.rkeys()) {
-      const session = this.#cache.peek(id);
-      if (session) sessions.push({ session, ttlMs: this.#cache.getRemainingTTL(id) });
+      const entry = this.#cache.peek(id);
+      if (entry) lines.push(`{"ttlMs":${this.#cache.getRemainingTTL(id)},"session":${entry.json}}`);
     }
-    const snapshot: SnapshotFile = { version: 1, sessions };
     await mkdir(dirname(file), { recursive: true });
     const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(snapshot), { flush: true });
+    await writeFile(temp, `{"version":1,"sessions":[\n${lines.join(",\n")}\n]}\n`, { flush: true });
     await rename(temp, file); // atomic: a reader sees the old snapshot or the new one, never half of one
   }
 

@@ -12,7 +12,7 @@ import type { Content, GenerateContentRequest, GenerateContentResponse, Generati
 import type { ResponseWriter } from "../gateway/response-writer.js";
 import type { TurnRecord } from "../turn/record.js";
 import { fitHistory, turnFromContents } from "./history.js";
-import { newSessionId, sessionBytes } from "./store.js";
+import { newSessionId } from "./store.js";
 import type { GoneReason, SessionData, SessionPage, SessionStore, UsageTotals } from "./store.js";
 import { parseCreateSession, parseSendMessage, validateNewTurn } from "./validate.js";
 
@@ -155,9 +155,6 @@ export class SessionService {
       lastUsedAt: now,
       version: 0,
     };
-    if (sessionBytes(session) > this.#config.maxBytes) {
-      throw new GeminiError(400, "INVALID_ARGUMENT", `The session is larger than SESSION_MAX_BYTES (${this.#config.maxBytes} bytes).`);
-    }
     await this.#store.create(session);
     return { view: this.#view(session), warnings };
   }
@@ -281,11 +278,16 @@ export class SessionService {
       };
       if (usage?.promptTokenCount !== undefined) next.lastHistoryTokens = usage.promptTokenCount + (usage.candidatesTokenCount ?? 0);
       else delete next.lastHistoryTokens;
-      if (await this.#store.commit(next)) {
-        history = next.history;
-        appended = true;
-      } else {
-        notAppendedReason = "the session changed or vanished while the model was answering";
+      try {
+        if (await this.#store.commit(next)) {
+          history = next.history;
+          appended = true;
+        } else {
+          notAppendedReason = "the session changed or vanished while the model was answering";
+        }
+      } catch (err) {
+        if (!(err instanceof GeminiError)) throw err;
+        notAppendedReason = err.message; // too large for SESSION_MAX_BYTES, or the store is unavailable
       }
     }
     const summary: TurnSummary = {

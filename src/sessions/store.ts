@@ -75,9 +75,6 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
-/** Size of a session as the stores account it: its JSON in UTF-8. */
-export const sessionBytes = (session: SessionData): number => Buffer.byteLength(JSON.stringify(session));
-
 /** 128 random bits, base64url (22 characters). */
 export const newSessionId = (): string => randomBytes(16).toString("base64url");
 
