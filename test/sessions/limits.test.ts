@@ -171,3 +171,30 @@ describe("concurrency", () => {
     });
   });
 });
+
+describe("a stream cut by the client", () => {
+  it("appends nothing", async () => {
+    const slow = await startTestSimulator({ tokensPerSecond: 50, replyTokens: { min: 60, max: 80 } });
+    const gw = await startSessionGateway({}, { sim: slow });
+    try {
+      const id = await create(gw);
+      const controller = new AbortController();
+      const res = await fetch(`${gw.url}/v1/sessions/${id}/messages?stream=sse`, {
+        method: "POST",
+        headers: { "x-goog-api-key": "key-tenant-a", "content-type": "application/json" },
+        body: JSON.stringify({ message: "a long story please" }),
+        signal: controller.signal,
+      });
+      const reader = res.body!.getReader();
+      await reader.read(); // the first chunk arrived: the stream is under way
+      controller.abort();
+      await reader.read().catch(() => undefined);
+      // The gateway sees the abort, stops upstream, and does not append; later turns start from an empty history.
+      const next = await send(gw, id, "after the cut");
+      expect(next.body).toMatchObject({ turn: 1, historyLength: 2, appended: true });
+    } finally {
+      await gw.close();
+      await slow.close();
+    }
+  });
+});
