@@ -182,6 +182,9 @@ describe("failed model calls leave the history unchanged", () => {
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({ appended: false, finishReason: "MAX_TOKENS", historyLength: 0 });
     expect(reply.body.notAppendedReason).toBe("the reply has no content (finishReason MAX_TOKENS)");
+    // A message's generationConfig is merged over the session's: a larger budget gets an answer that is kept.
+    const roomier = await call(gw.url, "POST", `/v1/sessions/${created.id as string}/messages`, { message: "think hard", generationConfig: { maxOutputTokens: 4000 } });
+    expect(roomier.body).toMatchObject({ appended: true, finishReason: "STOP", historyLength: 2 });
   });
 
   it("a mid-stream error appends nothing", async () => {
