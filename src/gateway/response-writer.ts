@@ -21,8 +21,11 @@ export function nodeResponseWriter(res: ServerResponse): ResponseWriter {
   return {
     head: (status, headers) => {
       res.writeHead(status, headers);
-      // Streams: send the head now, not with the first chunk.
-      res.flushHeaders();
+      // The head leaves with the first chunk when that follows at once (one write, not two); when the upstream
+      // is slow to send its first chunk, the client still gets the head without waiting for it.
+      setImmediate(() => {
+        if (!res.headersSent && !res.destroyed) res.flushHeaders();
+      });
     },
     chunk: (bytes) => {
       if (res.destroyed || res.write(bytes)) return;

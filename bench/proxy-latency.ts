@@ -1,0 +1,123 @@
+// The latency the gateway adds: the same open-loop load (a request every 5 ms = 200 req/s) sent once straight to
+// the simulator and once through the gateway, unary and streaming; added = gateway percentile - direct percentile.
+
+import { cpus } from "node:os";
+import { performance } from "node:perf_hooks";
+import { Pool } from "undici";
+import { startCli } from "./processes.js";
+import type { BenchSection } from "./section.js";
+
+const RATE = 200;
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 10);
+const WARMUP_SECONDS = 2;
+const GATEWAY_KEY = "bench-key";
+
+interface Target {
+  name: string;
+  path: string;
+}
+
+const TARGETS: Target[] = [
+  { name: "unary", path: "/v1beta/models/gemini-2.5-flash:generateContent" },
+  { name: "streaming", path: "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse" },
+];
+
+interface Sample {
+  firstByteMs: number;
+  totalMs: number;
+}
+
+async function once(pool: Pool, path: string, key: string, i: number): Promise<Sample> {
+  const body = JSON.stringify({ contents: [{ role: "user", parts: [{ text: `benchmark request number ${i % 50}` }] }] });
+  const start = performance.now();
+  const res = await pool.request({ method: "POST", path, headers: { "content-type": "application/json", "x-goog-api-key": key }, body });
+  let firstByteMs = -1;
+  for await (const chunk of res.body) {
+    if (firstByteMs < 0 && chunk.length > 0) firstByteMs = performance.now() - start;
+  }
+  if (res.statusCode !== 200) throw new Error(`${path}: HTTP ${res.statusCode}`);
+  return { firstByteMs, totalMs: performance.now() - start };
+}
+
+/** Open loop: requests start on schedule whatever the latency of the previous ones. */
+async function load(pool: Pool, path: string, key: string, seconds: number): Promise<Sample[]> {
+  const count = Math.round(RATE * seconds);
+  const intervalMs = 1000 / RATE;
+  const started = performance.now();
+  const pending: Array<Promise<Sample>> = [];
+  for (let i = 0; i < count; i++) {
+    const wait = started + i * intervalMs - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(once(pool, path, key, i));
+  }
+  return Promise.all(pending);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const stats = (values: number[]): { p50: number; p99: number } => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+};
+
+const ms = (value: number): string => `${value.toFixed(2)} ms`;
+
+export const proxyLatency: BenchSection = {
+  title: "Latency added by the gateway",
+  async run() {
+    const sim = await startCli(["simulate", "--port", "0"], {});
+    const gateway = await startCli(["serve", "--port", "0", "--host", "127.0.0.1"], {
+      GEMINI_BASE_URL: sim.url,
+      GEMINI_API_KEY: "upstream-key",
+      GATEWAY_KEYS: `${GATEWAY_KEY}:bench`,
+      LOG_LEVEL: "info",
+    });
+    const direct = new Pool(sim.url, { connections: 128 });
+    const viaGateway = new Pool(gateway.url, { connections: 128 });
+    const rows: string[] = [];
+    try {
+      for (const target of TARGETS) {
+        await load(direct, target.path, "upstream-key", WARMUP_SECONDS);
+        await load(viaGateway, target.path, GATEWAY_KEY, WARMUP_SECONDS);
+        const d = await load(direct, target.path, "upstream-key", SECONDS);
+        const g = await load(viaGateway, target.path, GATEWAY_KEY, SECONDS);
+        const measures: Array<[string, (s: Sample) => number]> =
+          target.name === "streaming"
+            ? [
+                ["first byte", (s) => s.firstByteMs],
+                ["whole stream", (s) => s.totalMs],
+              ]
+            : [["whole answer", (s) => s.totalMs]];
+        for (const [label, pick] of measures) {
+          const ds = stats(d.map(pick));
+          const gs = stats(g.map(pick));
+          rows.push(
+            `| ${target.name}, ${label} | ${d.length} | ${ms(ds.p50)} | ${ms(gs.p50)} | **${ms(gs.p50 - ds.p50)}** | ${ms(ds.p99)} | ${ms(gs.p99)} | **${ms(gs.p99 - ds.p99)}** |`,
+          );
+        }
+        process.stdout.write(`proxy latency: ${target.name} done\n`);
+      }
+    } finally {
+      await direct.close();
+      await viaGateway.close();
+      await gateway.stop();
+      await sim.stop();
+    }
+    return [
+      `Open-loop load of ${RATE} requests/s for ${SECONDS} s per row and side (after ${WARMUP_SECONDS} s of warm-up), from one`,
+      "client process with keep-alive connections; simulator and gateway each in their own process (`node dist/cli.js simulate`",
+      "and `serve`, gateway keys auth, LOG_LEVEL=info: one log line per request). Simulator defaults: no time to first token, no trickle, replies of 20-80",
+      "tokens. \"Added\" is the gateway's percentile minus the direct one (the two runs are not paired request by request).",
+      "",
+      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+      "",
+      "| request | requests | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 | added p99 |",
+      "|---|---|---|---|---|---|---|---|",
+      ...rows,
+      "",
+      "Target (issue 3): added median under 1 ms, added p99 under 5 ms at 200 requests/s on a 2-core machine.",
+    ].join("\n");
+  },
+};

@@ -1,0 +1,7 @@
+// A section of BENCHMARKS.md: `npm run bench` runs every section in bench/run.ts and writes their markdown.
+
+export interface BenchSection {
+  title: string;
+  /** Runs the benchmark; returns the section's markdown body (figures, method). */
+  run(): Promise<string>;
+}
