@@ -34,7 +34,8 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: Config, deps: GatewayDeps = {}): Promise<RunningGateway> {
-  const logger = deps.logger ?? pino({ level: config.gateway.logLevel });
+  // Buffered writes keep the log off the request's path; flushed when the gateway stops.
+  const logger = deps.logger ?? pino({ level: config.gateway.logLevel }, pino.destination({ sync: false }));
   const modelCalls = new ModelCallService({
     config: config.gateway,
     turnSink: deps.turnSink ?? noopTurnSink,
@@ -80,6 +81,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       await closed;
       await modelCalls.close();
       logger.info("gateway stopped");
+      logger.flush();
     })());
 
   return {
