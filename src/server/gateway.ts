@@ -4,7 +4,7 @@
 import { once } from "node:events";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { pino, type Logger } from "pino";
+import { destination, pino, type Logger } from "pino";
 import { Authenticator } from "../gateway/auth.js";
 import { ModelCallService } from "../gateway/model-call.js";
 import { noopTurnSink, type TurnSink } from "../turn/record.js";
@@ -35,7 +35,7 @@ export interface RunningGateway {
 
 export async function startGateway(config: Config, deps: GatewayDeps = {}): Promise<RunningGateway> {
   // Buffered writes keep the log off the request's path; flushed when the gateway stops.
-  const logger = deps.logger ?? pino({ level: config.gateway.logLevel }, pino.destination({ sync: false }));
+  const logger = deps.logger ?? pino({ level: config.gateway.logLevel }, destination({ sync: false }));
   const modelCalls = new ModelCallService({
     config: config.gateway,
     turnSink: deps.turnSink ?? noopTurnSink,
