@@ -3,9 +3,10 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { proxyLatency } from "./proxy-latency.js";
+import { sessionsMemory } from "./sessions-memory.js";
 import type { BenchSection } from "./section.js";
 
-const sections: BenchSection[] = [proxyLatency];
+const sections: BenchSection[] = [proxyLatency, sessionsMemory];
 
 const OUTPUT = fileURLToPath(new URL("../../../BENCHMARKS.md", import.meta.url));
 
