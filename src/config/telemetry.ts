@@ -3,6 +3,7 @@
 
 import { z } from "zod";
 import { failedPrecondition } from "../gemini/errors.js";
+import type { ConfigSection } from "./source.js";
 
 /** Where GenAI message content goes when capture is on (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT). */
 export interface ContentCapture {
@@ -82,7 +83,7 @@ function tracesUrl(base: string | undefined, signal: string | undefined): string
   return undefined;
 }
 
-export function loadTelemetryConfig(env: NodeJS.ProcessEnv = process.env): TelemetryConfig {
+export function loadTelemetryConfig(env: Readonly<Record<string, string | undefined>> = process.env): TelemetryConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw failedPrecondition(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n"));
@@ -97,3 +98,13 @@ export function loadTelemetryConfig(env: NodeJS.ProcessEnv = process.env): Telem
     extraModels: e.METRICS_EXTRA_MODELS,
   };
 }
+
+/** The telemetry settings as a section of the server's configuration (reported with every other problem at start-up). */
+export const telemetrySection: ConfigSection<TelemetryConfig> = {
+  settings: Object.keys(envSchema.shape),
+  load(source) {
+    const parsed = envSchema.safeParse(source);
+    if (!parsed.success) return { problems: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) };
+    return { config: loadTelemetryConfig(source) };
+  },
+};

@@ -63,6 +63,8 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
   router.post("/v1/sessions/:id/messages", json, async (req, res) => {
     const stream = queryOf(req).get("stream");
     if (stream !== null && stream !== "sse") throw invalidArgument('stream must be "sse" (or absent for a unary reply)');
+    // The model-call service writes this request's log line (with tokens and trace id).
+    res.locals["modelCall"] = true;
     await service.send(
       caller(req),
       req.params.id,

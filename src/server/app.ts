@@ -7,14 +7,21 @@ import type { Authenticator } from "../gateway/auth.js";
 import type { ModelCallService } from "../gateway/model-call.js";
 import { nodeResponseWriter, writeGeminiError } from "../gateway/response-writer.js";
 import { canonicalError, GeminiError, notFound } from "../gemini/errors.js";
+import { metricsRouter } from "../routes/metrics.js";
 import { opsRoutes } from "../routes/ops.js";
 import { proxyRoutes } from "../routes/proxy.js";
+import { sessionRoutes } from "../routes/sessions.js";
+import type { SessionService } from "../sessions/index.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Config } from "./config.js";
 import { requestLog } from "./request-log.js";
 
 export interface AppDeps {
   config: Config;
   modelCalls: ModelCallService;
+  sessions: SessionService;
+  /** Absent when a test replaced the turn sink. */
+  telemetry: Telemetry | undefined;
   auth: Authenticator;
   logger: Logger;
   isDraining(): boolean;
@@ -31,6 +38,8 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(opsRoutes({ isDraining: deps.isDraining }));
+  if (deps.telemetry) app.use(metricsRouter(deps.telemetry));
+  app.use(sessionRoutes(deps.sessions, deps.auth, deps.config.gateway.maxBodyBytes));
   app.use(proxyRoutes({ service: deps.modelCalls, auth: deps.auth, maxBodyBytes: deps.config.gateway.maxBodyBytes }));
   app.use((req, _res, next) => next(notFound(`Requested entity was not found: ${req.method} ${req.path}`)));
   app.use(geminiErrorHandler(deps.config.gateway.maxBodyBytes, deps.logger));

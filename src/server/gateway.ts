@@ -7,13 +7,19 @@ import type { AddressInfo } from "node:net";
 import { destination, pino, type Logger } from "pino";
 import { Authenticator } from "../gateway/auth.js";
 import { ModelCallService } from "../gateway/model-call.js";
-import { noopTurnSink, type TurnSink } from "../turn/record.js";
+import { defaultSessionConfig } from "../config/sessions.js";
+import { loadTelemetryConfig } from "../config/telemetry.js";
+import { createSessions, type SessionService } from "../sessions/index.js";
+import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
+import type { TurnSink } from "../turn/record.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
 
 export interface GatewayDeps {
-  /** Telemetry's sink; defaults to one that records nothing. */
+  /** Replaces telemetry's sink (tests that inspect the records); /metrics is then not served. */
   turnSink?: TurnSink;
+  /** Telemetry built by the caller (tests with in-memory span exporters); default: from config.telemetry. */
+  telemetry?: Telemetry;
   /** Defaults to pino on stdout at config.gateway.logLevel. */
   logger?: Logger;
   /** Run during drain, after in-flight requests finished (or the drain timeout passed), before the process exits:
@@ -27,6 +33,7 @@ export interface RunningGateway {
   url: string;
   port: number;
   modelCalls: ModelCallService;
+  sessions: SessionService;
   /** Graceful stop: readyz 503, in-flight requests finish (bounded by DRAIN_TIMEOUT_MS), drain hooks, close. */
   drain(): Promise<void>;
   /** Immediate stop: in-flight requests are cut; drain hooks still run. */
@@ -36,16 +43,34 @@ export interface RunningGateway {
 export async function startGateway(config: Config, deps: GatewayDeps = {}): Promise<RunningGateway> {
   // Buffered writes keep the log off the request's path; flushed when the gateway stops.
   const logger = deps.logger ?? pino({ level: config.gateway.logLevel }, destination({ sync: false }));
+  const auth = config.gateway.auth;
+  const tenants = new Set(auth.mode === "keys" ? auth.keys.map((k) => k.tenant) : []);
+  const telemetry =
+    deps.turnSink === undefined
+      ? (deps.telemetry ??
+        createTelemetry(config.telemetry ?? loadTelemetryConfig({}), {
+          isKnownTenant: (tenant) => tenants.has(tenant),
+          log: (message) => logger.info(message),
+        }))
+      : undefined;
   const modelCalls = new ModelCallService({
     config: config.gateway,
-    turnSink: deps.turnSink ?? noopTurnSink,
+    // Exactly one of the two exists: the test's sink, or telemetry's.
+    turnSink: deps.turnSink ?? telemetry!.turnSink,
     logger,
     ...(deps.random ? { random: deps.random } : {}),
   });
+  const sessions = await createSessions(config.sessions ?? defaultSessionConfig, {
+    modelCalls,
+    ...(telemetry ? { onEvent: (event) => telemetry.sessionEvent(event) } : {}),
+  });
+  telemetry?.registerSessionStats(() => sessions.store.stats());
   let draining = false;
   const app = createApp({
     config,
     modelCalls,
+    sessions,
+    telemetry,
     auth: new Authenticator(config.gateway.auth, config.gateway.upstream.apiKey),
     logger,
     isDraining: () => draining,
@@ -79,7 +104,10 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
         }
       }
       await closed;
+      // After the last request: the snapshot holds every acknowledged turn.
+      await sessions.store.close();
       await modelCalls.close();
+      await telemetry?.shutdown();
       logger.info("gateway stopped");
       logger.flush();
     })());
@@ -88,6 +116,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     url,
     port,
     modelCalls,
+    sessions,
     drain: () => stop(config.gateway.drainTimeoutMs),
     close: () => stop(0),
   };
