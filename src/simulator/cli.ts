@@ -22,7 +22,7 @@ export function usage(): string {
     const def = "default" in flag ? ` (default ${flag.default})` : "";
     return `  --${name.padEnd(19)} ${flag.env.padEnd(22)} ${flag.help}${def}`;
   });
-  return `Usage: gemini-gateway simulate [options]\n\nRuns the Gemini API simulator (see docs/simulator.md).\n\nOptions (flag, environment variable):\n${lines.join("\n")}\n  --help                                     show this help\n`;
+  return `Usage: gemini-gateway simulate [options]\n\nRuns the Gemini API simulator (see README.md, "The simulator").\n\nOptions (flag, environment variable):\n${lines.join("\n")}\n  --help                                     show this help\n`;
 }
 
 const intFrom = (min: number) => z.coerce.number({ error: "must be a number" }).int("must be an integer").min(min, `must be >= ${min}`);

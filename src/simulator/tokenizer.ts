@@ -1,4 +1,4 @@
-// The simulator's tokenizer: deterministic, documented (docs/simulator.md), used for usageMetadata and countTokens alike.
+// The simulator's tokenizer: deterministic, documented (README.md, "The simulator"), used for usageMetadata and countTokens alike.
 // A token is a run of up to 8 letters/digits, or one other non-space character; whitespace rides along with the
 // token that follows it. Non-text parts have fixed or JSON-derived costs.
 import type { Content, Modality, ModalityTokenCount, Part } from "../gemini/types.js";
