@@ -11,7 +11,7 @@ function usage(): string {
   return (
     "Usage: gemini-gateway serve [options]\n\n" +
     "Every option is also read from the environment variable beside it (the flag wins).\n" +
-    "See README.md, "The gateway", for defaults and meanings.\n\n" +
+    "See README.md (section: The gateway) for defaults and meanings.\n\n" +
     `${lines.join("\n")}\n`
   );
 }
