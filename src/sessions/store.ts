@@ -2,7 +2,7 @@
 // (several replicas). The service owns the protocol; a store only keeps records, orders turns and says why one is gone.
 
 import { randomBytes } from "node:crypto";
-import type { Content, GenerationConfig } from "../gemini/types.js";
+import type { Content, GenerateContentRequest } from "../gemini/types.js";
 
 /** Token totals of a session so far (sum over its turns). */
 export interface UsageTotals {
@@ -12,16 +12,14 @@ export interface UsageTotals {
   totalTokenCount: number;
 }
 
-export interface SessionData {
+/** What a session sends with every turn besides the history: the request fields it was created with. */
+export type SessionSettings = Pick<GenerateContentRequest, "systemInstruction" | "generationConfig" | "safetySettings" | "tools" | "toolConfig">;
+
+export interface SessionData extends SessionSettings {
   id: string;
   tenant: string;
   model: string;
   history: Content[];
-  systemInstruction?: Content;
-  generationConfig?: GenerationConfig;
-  safetySettings?: Array<{ category: string; threshold: string }>;
-  tools?: unknown[];
-  toolConfig?: unknown;
   usage: UsageTotals;
   /** Turns dropped from the history so far (slide policy, token budget): turn numbers keep counting from the start. */
   trimmedTurns: number;

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { invalidArgument } from "../gemini/errors.js";
 import { PART_DATA_FIELDS } from "../gemini/types.js";
 import type { Content, GenerationConfig, Part } from "../gemini/types.js";
+import type { SessionSettings } from "./store.js";
 
 const ROLES = ["user", "model"] as const;
 
@@ -125,14 +126,9 @@ export const sendMessageBody = z.strictObject({
   generationConfig: z.record(z.string(), z.unknown()).optional(),
 });
 
-export interface CreateSessionInput {
+export interface CreateSessionInput extends SessionSettings {
   model: string;
   history: Content[];
-  systemInstruction?: Content;
-  generationConfig?: GenerationConfig;
-  safetySettings?: Array<{ category: string; threshold: string }>;
-  tools?: unknown[];
-  toolConfig?: unknown;
   /** Tolerated problems (consecutive turns of one role). */
   warnings: string[];
 }
