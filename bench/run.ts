@@ -1,6 +1,8 @@
 // `npm run bench`: runs every benchmark section and writes BENCHMARKS.md. Add a section with one line below.
+// `node dist/bench/bench/run.js <word>...`: runs only the sections whose title contains one of the words (case-insensitive)
+// and keeps the other sections of BENCHMARKS.md as they are.
 
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { proxyLatency } from "./proxy-latency.js";
 import { sessionsMemory } from "./sessions-memory.js";
@@ -10,8 +12,24 @@ const sections: BenchSection[] = [proxyLatency, sessionsMemory];
 
 const OUTPUT = fileURLToPath(new URL("../../../BENCHMARKS.md", import.meta.url));
 
+const only = process.argv.slice(2).map((word) => word.toLowerCase());
+const chosen = (section: BenchSection): boolean => only.length === 0 || only.some((word) => section.title.toLowerCase().includes(word));
+/** The bodies of the sections already in BENCHMARKS.md, by title. */
+const previous = new Map<string, string>();
+if (only.length > 0 && existsSync(OUTPUT)) {
+  for (const chunk of readFileSync(OUTPUT, "utf8").split(/^## /m).slice(1)) {
+    const newline = chunk.indexOf("\n");
+    previous.set(chunk.slice(0, newline), chunk.slice(newline + 1).trim());
+  }
+}
+
 const parts = ["# Benchmarks", "", "Produced by `npm run bench` (it builds, runs every section below, and rewrites this file).", ""];
 for (const section of sections) {
+  if (!chosen(section)) {
+    const body = previous.get(section.title);
+    if (body !== undefined) parts.push(`## ${section.title}`, "", body, "");
+    continue;
+  }
   process.stdout.write(`bench: ${section.title}\n`);
   parts.push(`## ${section.title}`, "", await section.run(), "");
 }
