@@ -18,17 +18,34 @@ export const JSON_CONTENT_TYPE = "application/json; charset=UTF-8";
 
 /** A writer over a node/express response, with backpressure and no hang when the client goes away. */
 export function nodeResponseWriter(res: ServerResponse): ResponseWriter {
+  let wrote = false;
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    res.uncork();
+  };
   return {
     head: (status, headers) => {
       res.writeHead(status, headers);
       // The head leaves with the first chunk when that follows at once (one write, not two); when the upstream
-      // is slow to send its first chunk, the client still gets the head without waiting for it.
+      // is slow to send its first chunk, the client still gets the head without waiting for it. (headersSent is
+      // true as soon as writeHead ran, so whether a chunk went out is tracked here.)
       setImmediate(() => {
-        if (!res.headersSent && !res.destroyed) res.flushHeaders();
+        if (!wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
       });
     },
     chunk: (bytes) => {
-      if (res.destroyed || res.write(bytes)) return;
+      wrote = true;
+      if (res.destroyed) return;
+      // Chunks read from one upstream packet, and the end of the response when it came with them, leave in ONE
+      // socket write at the end of this turn of the event loop (node's own cork lasts only until the next tick,
+      // which would send the chunked-encoding terminator as a second packet and wake the client twice).
+      if (!corked) {
+        corked = true;
+        res.cork();
+        setImmediate(uncork);
+      }
+      if (res.write(bytes)) return;
       return new Promise<void>((resolve) => {
         const done = (): void => {
           res.off("drain", done);
@@ -40,6 +57,8 @@ export function nodeResponseWriter(res: ServerResponse): ResponseWriter {
       });
     },
     end: () => {
+      wrote = true;
+      // end() flushes a corked socket (the pending uncork then has nothing left to do).
       res.end();
     },
     abort: () => {

@@ -15,6 +15,11 @@ import type { TurnSink } from "../turn/record.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
 
+/** Log lines are written in batches of this many bytes... */
+const LOG_BATCH_BYTES = 8 * 1024;
+/** ...or at least this often, so that a quiet gateway's lines still show up promptly. */
+const LOG_FLUSH_MS = 250;
+
 export interface GatewayDeps {
   /** Replaces telemetry's sink (tests that inspect the records); /metrics is then not served. */
   turnSink?: TurnSink;
@@ -41,8 +46,31 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: Config, deps: GatewayDeps = {}): Promise<RunningGateway> {
-  // Buffered writes keep the log off the request's path; flushed when the gateway stops.
-  const logger = deps.logger ?? pino({ level: config.gateway.logLevel }, destination({ sync: false }));
+  // Buffered writes keep the log off the request's path: lines collect in memory and leave in batches of
+  // LOG_BATCH_BYTES (or every LOG_FLUSH_MS), so a request costs no write system call, thread-pool hand-off or
+  // wake-up of the log reader of its own. Flushed when the gateway stops (and by pino on exit).
+  const logDestination = deps.logger ? undefined : destination({ sync: false, minLength: LOG_BATCH_BYTES });
+  let unflushed = false;
+  const logFlush = logDestination
+    ? setInterval(() => {
+        if (unflushed) logDestination.flush();
+        unflushed = false;
+      }, LOG_FLUSH_MS).unref()
+    : undefined;
+  const logger =
+    deps.logger ??
+    pino(
+      {
+        level: config.gateway.logLevel,
+        hooks: {
+          streamWrite: (line) => {
+            unflushed = true;
+            return line;
+          },
+        },
+      },
+      logDestination,
+    );
   const auth = config.gateway.auth;
   const tenants = new Set(auth.mode === "keys" ? auth.keys.map((k) => k.tenant) : []);
   const telemetry =
@@ -109,6 +137,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       await modelCalls.close();
       await telemetry?.shutdown();
       logger.info("gateway stopped");
+      clearInterval(logFlush);
       logger.flush();
     })());
 
