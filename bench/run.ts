@@ -14,24 +14,24 @@ const OUTPUT = fileURLToPath(new URL("../../../BENCHMARKS.md", import.meta.url))
 
 const only = process.argv.slice(2).map((word) => word.toLowerCase());
 const chosen = (section: BenchSection): boolean => only.length === 0 || only.some((word) => section.title.toLowerCase().includes(word));
-/** The bodies of the sections already in BENCHMARKS.md, by title. */
-const previous = new Map<string, string>();
+const bodies = new Map<string, string>();
+for (const section of sections.filter(chosen)) {
+  process.stdout.write(`bench: ${section.title}\n`);
+  bodies.set(section.title, await section.run());
+}
+// The sections not run keep their text from BENCHMARKS.md, read only now (it may have changed during the run).
 if (only.length > 0 && existsSync(OUTPUT)) {
   for (const chunk of readFileSync(OUTPUT, "utf8").split(/^## /m).slice(1)) {
     const newline = chunk.indexOf("\n");
-    previous.set(chunk.slice(0, newline), chunk.slice(newline + 1).trim());
+    const title = chunk.slice(0, newline);
+    if (!bodies.has(title)) bodies.set(title, chunk.slice(newline + 1).trim());
   }
 }
 
 const parts = ["# Benchmarks", "", "Produced by `npm run bench` (it builds, runs every section below, and rewrites this file).", ""];
 for (const section of sections) {
-  if (!chosen(section)) {
-    const body = previous.get(section.title);
-    if (body !== undefined) parts.push(`## ${section.title}`, "", body, "");
-    continue;
-  }
-  process.stdout.write(`bench: ${section.title}\n`);
-  parts.push(`## ${section.title}`, "", await section.run(), "");
+  const body = bodies.get(section.title);
+  if (body !== undefined) parts.push(`## ${section.title}`, "", body, "");
 }
 writeFileSync(OUTPUT, parts.join("\n"));
 process.stdout.write(`bench: wrote ${OUTPUT}\n`);
