@@ -109,6 +109,8 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const host = config.gateway.host === "0.0.0.0" || config.gateway.host === "::" ? "127.0.0.1" : config.gateway.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger.info({ url, upstream: config.gateway.upstream.baseUrl, auth: config.gateway.auth.mode }, "gateway listening");
+  // Whoever waits for the address (supervisors, the bench) reads it now, not at the next batch.
+  logDestination?.flush();
 
   let stopping: Promise<void> | undefined;
   const stop = (timeoutMs: number): Promise<void> =>
