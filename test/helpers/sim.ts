@@ -1,4 +1,5 @@
 // Start a simulator in a test and script it: faults, stats. Always `await sim.close()` (e.g. in afterAll).
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import type { FaultConfig, FaultRule } from "../../src/simulator/faults.js";
 import type { RunningSimulator, SimulatorOptions } from "../../src/simulator/index.js";
 import { startSimulator } from "../../src/simulator/index.js";
@@ -44,4 +45,23 @@ export async function startTestSimulator(options: Partial<SimulatorOptions> = {}
       await control(`${sim.url}/_sim/stats`, "DELETE");
     },
   };
+}
+
+/**
+ * One simulator for a whole test file: started before the first test, closed after the last, its faults and
+ * stats cleared before each test. `onStart` receives it (files keep a `let sim` of their own).
+ */
+export function useTestSimulator(onStart: (sim: TestSimulator) => void, options: Partial<SimulatorOptions> = {}): void {
+  let sim: TestSimulator | undefined;
+  beforeAll(async () => {
+    sim = await startTestSimulator(options);
+    onStart(sim);
+  });
+  afterAll(async () => {
+    await sim?.close();
+  });
+  beforeEach(async () => {
+    await sim!.clearFaults();
+    await sim!.resetStats();
+  });
 }

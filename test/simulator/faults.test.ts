@@ -1,25 +1,16 @@
 // Fault injection, quotas, latency and stats over HTTP, with what the SDKs surface for each.
 import { ApiError, GoogleGenAI } from "@google/genai";
 import { GoogleGenerativeAI, GoogleGenerativeAIFetchError } from "@google/generative-ai";
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { CANONICAL_MESSAGES } from "../../src/gemini/errors.js";
 import type { FaultRule, TestSimulator } from "../helpers/sim.js";
-import { startTestSimulator } from "../helpers/sim.js";
+import { startTestSimulator, useTestSimulator } from "../helpers/sim.js";
 
 const HELLO = { contents: [{ role: "user", parts: [{ text: "Hello there, simulator" }] }] };
 const HEADERS = { "x-goog-api-key": "k", "content-type": "application/json" };
 
 let sim: TestSimulator;
-beforeAll(async () => {
-  sim = await startTestSimulator();
-});
-afterAll(async () => {
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.clearFaults();
-  await sim.resetStats();
-});
+useTestSimulator((started) => (sim = started));
 
 const url = (method: string, model = "gemini-2.5-flash", base = sim.url) =>
   `${base}/v1beta/models/${model}:${method}${method === "streamGenerateContent" ? "?alt=sse" : ""}`;

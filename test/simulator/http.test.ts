@@ -1,7 +1,7 @@
 // The simulator on the wire: exact bytes, every validation error, every fault kind, quotas, stats.
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { TestSimulator } from "../helpers/sim.js";
-import { startTestSimulator } from "../helpers/sim.js";
+import { startTestSimulator, useTestSimulator } from "../helpers/sim.js";
 
 interface Reply {
   status: number;
@@ -12,16 +12,7 @@ interface Reply {
 const HELLO = { contents: [{ role: "user", parts: [{ text: "Hello there, simulator" }] }] };
 
 let sim: TestSimulator;
-beforeAll(async () => {
-  sim = await startTestSimulator();
-});
-afterAll(async () => {
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.clearFaults();
-  await sim.resetStats();
-});
+useTestSimulator((started) => (sim = started));
 
 async function call(path: string, body?: unknown, init: { key?: string | null; method?: string; raw?: string; url?: string } = {}): Promise<Reply> {
   const headers: Record<string, string> = { "content-type": "application/json" };

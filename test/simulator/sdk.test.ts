@@ -1,9 +1,9 @@
 // Conformance: both official SDKs, pointed at the simulator by their base-URL option, must accept what it sends.
 import { ApiError, GoogleGenAI } from "@google/genai";
 import { GoogleGenerativeAI, GoogleGenerativeAIFetchError } from "@google/generative-ai";
-import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import type { TestSimulator } from "../helpers/sim.js";
-import { startTestSimulator } from "../helpers/sim.js";
+import { startTestSimulator, useTestSimulator } from "../helpers/sim.js";
 
 const QUESTIONS = ["Explain quantum entanglement in one sentence", "Now explain it to a five-year-old", "What was the first thing I asked you?"];
 const THIRD_REPLY_CONTEXT = '[context: 5 contents; first user message: "Explain quantum entanglement in one sentence"]';
@@ -12,16 +12,7 @@ const THIRD_REPLY_CONTEXT = '[context: 5 contents; first user message: "Explain 
 const thoughtsOf = (usage: object | undefined): number | undefined => (usage as { thoughtsTokenCount?: number } | undefined)?.thoughtsTokenCount;
 
 let sim: TestSimulator;
-beforeAll(async () => {
-  sim = await startTestSimulator();
-});
-afterAll(async () => {
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.clearFaults();
-  await sim.resetStats();
-});
+useTestSimulator((started) => (sim = started));
 
 describe("legacy @google/generative-ai", () => {
   const model = (name = "gemini-2.5-flash") => new GoogleGenerativeAI("test-key").getGenerativeModel({ model: name }, { baseUrl: sim.url });
