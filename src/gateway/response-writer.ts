@@ -14,6 +14,11 @@ export interface ResponseWriter {
   abort?(): void;
 }
 
+const modelCallResponses = new WeakSet<ServerResponse>();
+/** Marks a response as a model call's: the model-call service writes its log line, so the request log skips it. */
+export const markModelCall = (res: ServerResponse): void => void modelCallResponses.add(res);
+export const isModelCall = (res: ServerResponse): boolean => modelCallResponses.has(res);
+
 export const JSON_CONTENT_TYPE = "application/json; charset=UTF-8";
 
 /** A writer over a node/express response, with backpressure and no hang when the client goes away. */

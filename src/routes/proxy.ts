@@ -3,12 +3,13 @@
 // model-call service. The body goes upstream byte for byte; it is parsed only to reject invalid JSON.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import type { Authenticator } from "../gateway/auth.js";
 import type { CallMethod, ModelCallService } from "../gateway/model-call.js";
-import { clientDisconnectSignal, nodeResponseWriter } from "../gateway/response-writer.js";
+import { clientDisconnectSignal, markModelCall, nodeResponseWriter, writeGeminiError } from "../gateway/response-writer.js";
 import { GeminiError, invalidArgument, notFound } from "../gemini/errors.js";
 import type { RouteName } from "../turn/record.js";
+import { readBody } from "./body.js";
+import { toGeminiError } from "./http-errors.js";
 
 export interface ProxyRoute {
   route: RouteName;
@@ -68,55 +69,69 @@ export interface ProxyDeps {
   service: ModelCallService;
   auth: Authenticator;
   maxBodyBytes: number;
+  /** Errors that are not the client's (a bug): logged with their stack. */
+  onUnexpectedError(err: unknown): void;
 }
 
-export function proxyRoutes(deps: ProxyDeps): RequestHandler {
-  const readBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
-  const parseBody = (req: Request, res: Response): Promise<void> =>
-    new Promise((resolve, reject) => readBody(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+/** Answers a request on a proxy route; false when the path is not one (the caller passes it on). */
+export type ProxyHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const matched = matchProxyRoute(req.method, req.path);
-    if (matched === undefined) return next();
-    if (matched instanceof GeminiError) return next(matched);
-    const query = queryOf(req.originalUrl);
-    const caller = deps.auth.authenticate(req.headers, query);
-    if (caller instanceof GeminiError) return next(caller);
-    query.delete("key");
-
-    let body: Buffer = Buffer.alloc(0);
-    let request: unknown;
-    if (matched.httpMethod === "POST") {
-      try {
-        await parseBody(req, res);
-      } catch (err) {
-        return next(err);
-      }
-      body = Buffer.isBuffer(req.body) ? req.body : body;
-      const parsed = parseJsonBody(body);
-      if ("error" in parsed) return next(parsed.error);
-      request = parsed.request;
-    }
-
-    res.locals["modelCall"] = true;
-    const sessionHeader = req.headers["x-gateway-session"];
-    await deps.service.run(
-      {
-        route: matched.route,
-        apiVersion: matched.apiVersion,
-        model: matched.model,
-        method: matched.method,
-        stream: matched.stream,
-        query,
-        body,
-        request,
-        tenant: caller.tenant,
-        upstreamKey: caller.upstreamKey,
-        ...(typeof sessionHeader === "string" && sessionHeader ? { conversationId: sessionHeader } : {}),
-        clientHeaders: req.headers,
-        signal: clientDisconnectSignal(req as IncomingMessage, res as ServerResponse),
-      },
-      nodeResponseWriter(res),
-    );
+/**
+ * The proxy routes as a plain node handler, mounted ahead of express: this is the path every SDK call takes, and
+ * express's per-request work (prototype swaps, router stack, body-parser's checks) cost about a quarter of the
+ * gateway's CPU per call (BENCHMARKS.md). Everything else (ops, /metrics, sessions, the 404) stays on express.
+ */
+export function proxyHandler(deps: ProxyDeps): ProxyHandler {
+  return (req, res) => {
+    const url = req.url ?? "/";
+    const queryAt = url.indexOf("?");
+    const matched = matchProxyRoute(req.method ?? "GET", queryAt < 0 ? url : url.slice(0, queryAt));
+    if (matched === undefined) return false;
+    proxy(deps, matched, req, res).catch((err: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      const { error, unexpected } = toGeminiError(err, deps.maxBodyBytes);
+      if (unexpected) deps.onUnexpectedError(err);
+      writeGeminiError(nodeResponseWriter(res), error);
+    });
+    return true;
   };
+}
+
+async function proxy(deps: ProxyDeps, matched: ProxyRoute | GeminiError, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (matched instanceof GeminiError) throw matched;
+  const query = queryOf(req.url ?? "");
+  const caller = deps.auth.authenticate(req.headers, query);
+  if (caller instanceof GeminiError) throw caller;
+  query.delete("key");
+
+  let body: Buffer = Buffer.alloc(0);
+  let request: unknown;
+  if (matched.httpMethod === "POST") {
+    body = await readBody(req, deps.maxBodyBytes);
+    const parsed = parseJsonBody(body);
+    if ("error" in parsed) throw parsed.error;
+    request = parsed.request;
+  }
+
+  // The model-call service writes this request's log line (with tokens and trace id).
+  markModelCall(res);
+  const sessionHeader = req.headers["x-gateway-session"];
+  await deps.service.run(
+    {
+      route: matched.route,
+      apiVersion: matched.apiVersion,
+      model: matched.model,
+      method: matched.method,
+      stream: matched.stream,
+      query,
+      body,
+      request,
+      tenant: caller.tenant,
+      upstreamKey: caller.upstreamKey,
+      ...(typeof sessionHeader === "string" && sessionHeader ? { conversationId: sessionHeader } : {}),
+      clientHeaders: req.headers,
+      signal: clientDisconnectSignal(req, res),
+    },
+    nodeResponseWriter(res),
+  );
 }

@@ -5,8 +5,9 @@
 
 import express from "express";
 import type { NextFunction, Request, Response, Router } from "express";
-import { canonicalError, GeminiError, invalidArgument } from "../gemini/errors.js";
-import { clientDisconnectSignal, JSON_CONTENT_TYPE, nodeResponseWriter, writeGeminiError } from "../gateway/response-writer.js";
+import { GeminiError, invalidArgument } from "../gemini/errors.js";
+import { clientDisconnectSignal, JSON_CONTENT_TYPE, markModelCall, nodeResponseWriter, writeGeminiError } from "../gateway/response-writer.js";
+import { toGeminiError } from "./http-errors.js";
 import type { Authenticator, Caller } from "../gateway/auth.js";
 import type { SessionService } from "../sessions/service.js";
 
@@ -64,7 +65,7 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
     const stream = queryOf(req).get("stream");
     if (stream !== null && stream !== "sse") throw invalidArgument('stream must be "sse" (or absent for a unary reply)');
     // The model-call service writes this request's log line (with tokens and trace id).
-    res.locals["modelCall"] = true;
+    markModelCall(res);
     await service.send(
       caller(req),
       req.params.id,
@@ -79,16 +80,7 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
       res.destroy();
       return;
     }
-    writeGeminiError(nodeResponseWriter(res), toGeminiError(error)); // (four parameters: express sees an error handler)
+    writeGeminiError(nodeResponseWriter(res), toGeminiError(error, maxBodyBytes).error); // (four parameters: express sees an error handler)
   });
   return router;
-}
-
-/** Body-parser and unexpected errors, in Gemini's terms. */
-function toGeminiError(error: unknown): GeminiError {
-  if (error instanceof GeminiError) return error;
-  const type = (error as { type?: unknown }).type;
-  if (type === "entity.parse.failed") return invalidArgument("Invalid JSON payload received.");
-  if (type === "entity.too.large") return canonicalError(413);
-  return canonicalError(500);
 }

@@ -1,15 +1,18 @@
-// The express app: ops routes, then the concern routes, then the proxy, then 404 and the error envelope.
-// Other concerns mount their routes with one line each, before the proxy.
+// The HTTP request handler: the proxy routes first, as a plain node handler (the hot path), then the express app
+// (ops routes, /metrics, sessions, 404), whose errors all leave in Gemini's envelope.
+// Other concerns mount their routes in the express app with one line each.
 
+import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { Authenticator } from "../gateway/auth.js";
 import type { ModelCallService } from "../gateway/model-call.js";
 import { nodeResponseWriter, writeGeminiError } from "../gateway/response-writer.js";
-import { canonicalError, GeminiError, notFound } from "../gemini/errors.js";
+import { notFound } from "../gemini/errors.js";
+import { toGeminiError } from "../routes/http-errors.js";
 import { metricsRouter } from "../routes/metrics.js";
 import { opsRoutes } from "../routes/ops.js";
-import { proxyRoutes } from "../routes/proxy.js";
+import { proxyHandler } from "../routes/proxy.js";
 import { sessionRoutes } from "../routes/sessions.js";
 import type { SessionService } from "../sessions/index.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
@@ -27,38 +30,36 @@ export interface AppDeps {
   isDraining(): boolean;
 }
 
-export function createApp(deps: AppDeps): Express {
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
-  app.use(requestLog(deps.logger));
-  app.use((_req, res, next) => {
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createRequestHandler(deps: AppDeps): RequestHandler {
+  const maxBodyBytes = deps.config.gateway.maxBodyBytes;
+  const onUnexpectedError = (err: unknown): void => deps.logger.error({ err }, "unhandled error");
+  const proxy = proxyHandler({ service: deps.modelCalls, auth: deps.auth, maxBodyBytes, onUnexpectedError });
+  const app = expressApp(deps, onUnexpectedError);
+  const log = requestLog(deps.logger);
+  return (req, res) => {
+    log(req, res);
     // While draining, let each connection end with its response.
     if (deps.isDraining()) res.setHeader("connection", "close");
-    next();
-  });
-  app.use(opsRoutes({ isDraining: deps.isDraining }));
-  if (deps.telemetry) app.use(metricsRouter(deps.telemetry));
-  app.use(sessionRoutes(deps.sessions, deps.auth, deps.config.gateway.maxBodyBytes));
-  app.use(proxyRoutes({ service: deps.modelCalls, auth: deps.auth, maxBodyBytes: deps.config.gateway.maxBodyBytes }));
-  app.use((req, _res, next) => next(notFound(`Requested entity was not found: ${req.method} ${req.path}`)));
-  app.use(geminiErrorHandler(deps.config.gateway.maxBodyBytes, deps.logger));
-  return app;
-}
-
-/** Every error leaves as a Gemini envelope: ours as they are, body-parser's by their status, the rest as 500. */
-function geminiErrorHandler(maxBodyBytes: number, logger: Logger) {
-  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
-    if (res.headersSent) return next(err);
-    writeGeminiError(nodeResponseWriter(res), toGeminiError(err, maxBodyBytes, logger));
+    if (!proxy(req, res)) void app(req, res);
   };
 }
 
-function toGeminiError(err: unknown, maxBodyBytes: number, logger: Logger): GeminiError {
-  if (err instanceof GeminiError) return err;
-  const status = typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : 500;
-  if (status === 413) return canonicalError(413, `Request payload size exceeds the limit: ${maxBodyBytes} bytes.`);
-  if (status >= 400 && status < 500) return canonicalError(400, err instanceof Error ? err.message : undefined);
-  logger.error({ err }, "unhandled error");
-  return canonicalError(500);
+function expressApp(deps: AppDeps, onUnexpectedError: (err: unknown) => void): Express {
+  const maxBodyBytes = deps.config.gateway.maxBodyBytes;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(opsRoutes({ isDraining: deps.isDraining }));
+  if (deps.telemetry) app.use(metricsRouter(deps.telemetry));
+  app.use(sessionRoutes(deps.sessions, deps.auth, maxBodyBytes));
+  app.use((req, _res, next) => next(notFound(`Requested entity was not found: ${req.method} ${req.path}`)));
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) return next(err);
+    const { error, unexpected } = toGeminiError(err, maxBodyBytes);
+    if (unexpected) onUnexpectedError(err);
+    writeGeminiError(nodeResponseWriter(res), error);
+  });
+  return app;
 }

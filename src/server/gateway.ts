@@ -2,7 +2,7 @@
 // connections, in-flight requests finish within DRAIN_TIMEOUT_MS, drain hooks run), then close.
 
 import { once } from "node:events";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { destination, pino, type Logger } from "pino";
 import { Authenticator } from "../gateway/auth.js";
@@ -12,7 +12,7 @@ import { loadTelemetryConfig } from "../config/telemetry.js";
 import { createSessions, type SessionService } from "../sessions/index.js";
 import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import type { TurnSink } from "../turn/record.js";
-import { createApp } from "./app.js";
+import { createRequestHandler } from "./app.js";
 import type { Config } from "./config.js";
 
 /** Log lines are written in batches of this many bytes... */
@@ -94,7 +94,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   telemetry?.registerSessionStats(() => sessions.store.stats());
   let draining = false;
-  const app = createApp({
+  const handleRequest = createRequestHandler({
     config,
     modelCalls,
     sessions,
@@ -103,7 +103,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     logger,
     isDraining: () => draining,
   });
-  const server: Server = app.listen(config.gateway.port, config.gateway.host);
+  const server: Server = createServer(handleRequest).listen(config.gateway.port, config.gateway.host);
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   const host = config.gateway.host === "0.0.0.0" || config.gateway.host === "::" ? "127.0.0.1" : config.gateway.host;

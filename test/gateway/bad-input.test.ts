@@ -1,4 +1,5 @@
 // Bad input gets a clear Gemini-format error, and the gateway keeps serving. Log lines never hold keys or text.
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { GATEWAY_KEY, UPSTREAM_KEY, post, startStack, userContent, type Stack } from "./stack.js";
 
@@ -28,6 +29,28 @@ describe("bad input", () => {
   test("a body over MAX_BODY_BYTES: 413", async () => {
     const message = await expectEnvelope(await post(stack, GENERATE, userContent("x".repeat(2048))), 413, "INVALID_ARGUMENT");
     expect(message).toMatch(/exceeds the limit: 1024 bytes/);
+  });
+
+  test("a compressed body is decoded before it goes upstream, and the limit applies to the decoded bytes", async () => {
+    const encoders: Array<[string, (data: Buffer) => Buffer]> = [
+      ["gzip", gzipSync],
+      ["deflate", deflateSync],
+      ["br", brotliCompressSync],
+    ];
+    for (const [encoding, encode] of encoders) {
+      const res = await post(stack, GENERATE, encode(Buffer.from(JSON.stringify(userContent(`compressed with ${encoding}`)))), {
+        "content-encoding": encoding,
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain(`first user message: \\"compressed with ${encoding}\\"`);
+    }
+    const bomb = gzipSync(Buffer.from(JSON.stringify(userContent("x".repeat(4096)))));
+    expect(bomb.length).toBeLessThan(1024);
+    await expectEnvelope(await post(stack, GENERATE, bomb, { "content-encoding": "gzip" }), 413, "INVALID_ARGUMENT");
+    const corrupt = await expectEnvelope(await post(stack, GENERATE, "not gzip at all", { "content-encoding": "gzip" }), 400, "INVALID_ARGUMENT");
+    expect(corrupt).toMatch(/^The request body is not valid gzip/);
+    const unknown = await expectEnvelope(await post(stack, GENERATE, "{}", { "content-encoding": "zip" }), 400, "INVALID_ARGUMENT");
+    expect(unknown).toMatch(/^Unsupported Content-Encoding "zip"/);
   });
 
   test("a missing key 403, a wrong key 400 API_KEY_INVALID (header or ?key=)", async () => {

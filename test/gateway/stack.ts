@@ -83,7 +83,7 @@ export function post(stack: Stack, path: string, body: unknown, headers: Record<
   return fetch(`${stack.url}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-goog-api-key": GATEWAY_KEY, ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
+    body: typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body),
   });
 }
 
