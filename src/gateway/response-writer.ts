@@ -14,10 +14,15 @@ export interface ResponseWriter {
   abort?(): void;
 }
 
-const modelCallResponses = new WeakSet<ServerResponse>();
-/** Marks a response as a model call's: the model-call service writes its log line, so the request log skips it. */
-export const markModelCall = (res: ServerResponse): void => void modelCallResponses.add(res);
-export const isModelCall = (res: ServerResponse): boolean => modelCallResponses.has(res);
+/** What a route says of its response, for the request log: which route answered it, and whether a model call
+ *  covers it (the model call's TurnRecord counts it and its log line describes it; the request log then does neither). */
+export interface RouteTag {
+  route: string;
+  modelCall: boolean;
+}
+const routeTags = new WeakMap<ServerResponse, RouteTag>();
+export const tagRoute = (res: ServerResponse, route: string, modelCall = false): void => void routeTags.set(res, { route, modelCall });
+export const routeTagOf = (res: ServerResponse): RouteTag | undefined => routeTags.get(res);
 
 export const JSON_CONTENT_TYPE = "application/json; charset=UTF-8";
 

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authenticator } from "../gateway/auth.js";
 import type { CallMethod, ModelCallService } from "../gateway/model-call.js";
-import { clientDisconnectSignal, markModelCall, nodeResponseWriter, writeGeminiError } from "../gateway/response-writer.js";
+import { clientDisconnectSignal, nodeResponseWriter, tagRoute, writeGeminiError } from "../gateway/response-writer.js";
 import { GeminiError, invalidArgument, notFound } from "../gemini/errors.js";
 import type { RouteName } from "../turn/record.js";
 import { readBody } from "./body.js";
@@ -87,6 +87,7 @@ export function proxyHandler(deps: ProxyDeps): ProxyHandler {
     const queryAt = url.indexOf("?");
     const matched = matchProxyRoute(req.method ?? "GET", queryAt < 0 ? url : url.slice(0, queryAt));
     if (matched === undefined) return false;
+    tagRoute(res, matched instanceof GeminiError ? "unsupported" : matched.route);
     proxy(deps, matched, req, res).catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
       const { error, unexpected } = toGeminiError(err, deps.maxBodyBytes);
@@ -113,8 +114,8 @@ async function proxy(deps: ProxyDeps, matched: ProxyRoute | GeminiError, req: In
     request = parsed.request;
   }
 
-  // The model-call service writes this request's log line (with tokens and trace id).
-  markModelCall(res);
+  // From here the model-call service counts this request and writes its log line (with tokens and trace id).
+  tagRoute(res, matched.route, true);
   const sessionHeader = req.headers["x-gateway-session"];
   await deps.service.run(
     {

@@ -6,7 +6,7 @@
 import express from "express";
 import type { NextFunction, Request, Response, Router } from "express";
 import { GeminiError, invalidArgument } from "../gemini/errors.js";
-import { clientDisconnectSignal, JSON_CONTENT_TYPE, markModelCall, nodeResponseWriter, writeGeminiError } from "../gateway/response-writer.js";
+import { clientDisconnectSignal, JSON_CONTENT_TYPE, nodeResponseWriter, routeTagOf, tagRoute, writeGeminiError } from "../gateway/response-writer.js";
 import { toGeminiError } from "./http-errors.js";
 import type { Authenticator, Caller } from "../gateway/auth.js";
 import type { SessionService } from "../sessions/service.js";
@@ -41,31 +41,39 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
   };
   const json = express.json({ limit: maxBodyBytes, type: () => true });
 
-  router.post("/v1/sessions", json, async (req, res) => {
+  // Each route names itself for the request log and gemini_gateway_requests_total, before its body is parsed.
+  const named = (route: string) => (_req: Request, res: Response, next: NextFunction) => {
+    tagRoute(res, route);
+    next();
+  };
+
+  router.post("/v1/sessions", named("sessionCreate"), json, async (req, res) => {
     const { view, warnings } = await service.create(caller(req), req.body);
     sendJson(res, 201, warnings.length > 0 ? { ...view, warnings } : view);
   });
 
-  router.get("/v1/sessions", async (req, res) => {
+  router.get("/v1/sessions", named("sessionList"), async (req, res) => {
     const query = queryOf(req);
     const cursor = query.get("cursor") || undefined;
     sendJson(res, 200, await service.list(caller(req), pageSize(query.get("limit")), cursor));
   });
 
-  router.get("/v1/sessions/:id", async (req, res) => {
+  router.get("/v1/sessions/:id", named("sessionGet"), async (req: Request<{ id: string }>, res: Response) => {
     sendJson(res, 200, await service.export(caller(req), req.params.id));
   });
 
-  router.delete("/v1/sessions/:id", async (req, res) => {
+  router.delete("/v1/sessions/:id", named("sessionDelete"), async (req: Request<{ id: string }>, res: Response) => {
     await service.delete(caller(req), req.params.id);
     res.status(204).end();
   });
 
-  router.post("/v1/sessions/:id/messages", json, async (req, res) => {
+  const messageRoute = (req: Request): string => (queryOf(req).get("stream") === "sse" ? "sessionMessageStream" : "sessionMessage");
+  router.post("/v1/sessions/:id/messages", (req, res, next) => named(messageRoute(req))(req, res, next), json, async (req, res) => {
     const stream = queryOf(req).get("stream");
     if (stream !== null && stream !== "sse") throw invalidArgument('stream must be "sse" (or absent for a unary reply)');
-    // The model-call service writes this request's log line (with tokens and trace id).
-    markModelCall(res);
+    // The model-call service counts this request and writes its log line (with tokens and trace id), unless the
+    // send fails before the model is called (then the error handler below takes the tag back).
+    tagRoute(res, messageRoute(req), true);
     await service.send(
       caller(req),
       req.params.id,
@@ -80,6 +88,8 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
       res.destroy();
       return;
     }
+    const tag = routeTagOf(res);
+    if (tag?.modelCall) tagRoute(res, tag.route); // no model call answered: the request log covers this one
     writeGeminiError(nodeResponseWriter(res), toGeminiError(error, maxBodyBytes).error); // (four parameters: express sees an error handler)
   });
   return router;

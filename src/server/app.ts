@@ -37,7 +37,8 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
   const onUnexpectedError = (err: unknown): void => deps.logger.error({ err }, "unhandled error");
   const proxy = proxyHandler({ service: deps.modelCalls, auth: deps.auth, maxBodyBytes, onUnexpectedError });
   const app = expressApp(deps, onUnexpectedError);
-  const log = requestLog(deps.logger);
+  const telemetry = deps.telemetry;
+  const log = requestLog(deps.logger, telemetry && ((route, code) => telemetry.countRequest(route, code)));
   return (req, res) => {
     log(req, res);
     // While draining, let each connection end with its response.

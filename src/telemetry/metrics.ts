@@ -92,7 +92,7 @@ export class GatewayMetrics {
   private readonly retryDelay = this.histogram("gemini_gateway_retry_delay_seconds", "Delay before each retry by where it came from.", ["source"], RETRY_DELAY_BUCKETS);
   private readonly retryBudgetExhausted = this.counter("gemini_gateway_retry_budget_exhausted_total", "Calls that failed without retrying because the retry budget was spent.", ["model"]);
   private readonly rateLimited = this.counter("gemini_gateway_rate_limited_total", "429s handed to clients, by quota kind.", ["model", "quota"]);
-  private readonly requests = this.counter("gemini_gateway_requests_total", "Requests by route and response status.", ["route", "code"]);
+  private readonly requests = this.counter("gemini_gateway_requests_total", "Requests by route and the status returned: model calls (from their turn record) and the requests the gateway answered itself (rejections, session CRUD; route unknown for paths it does not serve).", ["route", "code"]);
   private readonly overhead = this.histogram("gemini_gateway_overhead_seconds", "Time spent in the gateway before the first upstream attempt (parsing, auth, session work).", [], OVERHEAD_BUCKETS);
   private readonly clientAborts = this.counter("gemini_gateway_client_aborts_total", "Model calls the client abandoned before the end.", ["model"]);
   private readonly sessionEvictions = this.counter("gemini_gateway_session_evictions_total", "Sessions evicted by reason.", ["reason"]);
@@ -180,6 +180,10 @@ export class GatewayMetrics {
     if (turn.sessionTurn !== undefined && usage.promptTokenCount !== undefined) {
       observe(this.sessionPromptTokens, {}, usage.promptTokenCount, ex);
     }
+  }
+
+  countRequest(route: string, code: number): void {
+    inc(this.requests, { route, code: String(code) }, 1);
   }
 
   sessionEvent(event: SessionEvent): void {

@@ -31,6 +31,8 @@ export interface Telemetry {
   /** GET /metrics body in the asked-for format. */
   render(format: ExpositionFormat): Promise<{ contentType: string; body: string }>;
   sessionEvent(event: SessionEvent): void;
+  /** A request no model call covers (the gateway answered it itself): gemini_gateway_requests_total. */
+  countRequest(route: string, code: number): void;
   registerSessionStats(stats: () => SessionStats | Promise<SessionStats>): void;
   /** Flushes and stops the span exporter. */
   shutdown(): Promise<void>;
@@ -86,6 +88,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     tracer: tracing.tracer,
     render: (format) => metrics.render(format),
     sessionEvent: (event) => metrics.sessionEvent(event),
+    countRequest: (route, code) => metrics.countRequest(route, code),
     registerSessionStats: (stats) => metrics.registerSessionStats(stats),
     shutdown: () => tracing.shutdown(),
   };

@@ -1,7 +1,7 @@
 // Bad input gets a clear Gemini-format error, and the gateway keeps serving. Log lines never hold keys or text.
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { GATEWAY_KEY, UPSTREAM_KEY, post, startStack, userContent, type Stack } from "./stack.js";
+import { GATEWAY_KEY, UPSTREAM_KEY, eventually, post, startStack, userContent, type Stack } from "./stack.js";
 
 const GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent";
 
@@ -101,8 +101,19 @@ describe("request log", () => {
       durationMs: expect.any(Number),
       traceId: expect.stringMatching(/^trace-/),
     });
-    expect(lines[1]).toMatchObject({ msg: "request", status: 400, path: GENERATE });
+    expect(lines[1]).toMatchObject({ msg: "request", status: 400, path: GENERATE, route: "generateContent" });
     const log = stack.logText();
     for (const secret of [GATEWAY_KEY, UPSTREAM_KEY, "a secret prompt", answer.slice(60, 90)]) expect(log).not.toContain(secret);
+  });
+
+  test("a session message refused before any model call still gets its line", async () => {
+    stack.logLines.length = 0;
+    const res = await post(stack, "/v1/sessions/no-such-session/messages", { message: "hello?" });
+    expect(res.status).toBe(404);
+    await res.text();
+    await eventually(() => stack.logLines.some((l) => l["msg"] === "request"));
+    expect(stack.logLines.filter((l) => l["msg"] === "request" || l["msg"] === "model call")).toEqual([
+      expect.objectContaining({ msg: "request", status: 404, route: "sessionMessage", path: "/v1/sessions/no-such-session/messages" }),
+    ]);
   });
 });

@@ -86,6 +86,8 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
   let sim: TestSimulator;
   let gateway: RunningGateway;
   const seen: Seen[] = [];
+  /** `route|status` of every request the gateway answered without a model call (session CRUD, rejections). */
+  const answered: string[] = [];
 
   const scrape = async (): Promise<{ body: string }> => ({ body: await (await fetch(`${gateway.url}/metrics`)).text() });
   const headers = { "content-type": "application/json", "x-goog-api-key": KEY };
@@ -173,6 +175,7 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
   async function createSession(model: string): Promise<string> {
     const res = await fetch(`${gateway.url}/v1/sessions`, { method: "POST", headers, body: JSON.stringify({ model }) });
     expect(res.status).toBe(201);
+    answered.push("sessionCreate|201");
     const { id } = (await res.json()) as { id: string };
     sessionModels.set(id, model);
     return id;
@@ -181,6 +184,7 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
   async function sessionTurns(id: string): Promise<number> {
     const res = await fetch(`${gateway.url}/v1/sessions/${id}`, { headers });
     expect(res.status).toBe(200);
+    answered.push("sessionGet|200");
     return ((await res.json()) as { turns: number }).turns;
   }
 
@@ -209,6 +213,7 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
       turn: turnsBefore + 1,
     };
     seen.push(entry);
+    if (!entry.modelCall) answered.push(`${entry.route}|${entry.status}`);
     if (res.status !== 200) {
       await res.text();
     } else if (!options.stream) {
@@ -296,6 +301,22 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
       send(thinking, { stream: true, abortAfterChunks: 2 }),
     );
 
+    // Requests the gateway refuses itself: a wrong key, a body that is not JSON, a model method it does not serve,
+    // a path it does not know, a session that does not exist.
+    const refusals: Array<[string, string, Record<string, string>, string, string]> = [
+      ["/v1beta/models/gemini-2.5-flash:generateContent", "{}", { "x-goog-api-key": "not-a-gateway-key" }, "generateContent", "400"],
+      ["/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "{not json", {}, "streamGenerateContent", "400"],
+      ["/v1beta/models/gemini-2.5-flash:embedContent", "{}", {}, "unsupported", "404"],
+      ["/v2/elsewhere", "{}", {}, "unknown", "404"],
+      ["/v1/sessions/no-such-session/messages", JSON.stringify({ message: "hello?" }), {}, "sessionMessage", "404"],
+    ];
+    for (const [path, body, extraHeaders, route, status] of refusals) {
+      const res = await fetch(`${gateway.url}${path}`, { method: "POST", headers: { ...headers, ...extraHeaders }, body });
+      expect(String(res.status)).toBe(status);
+      await res.text();
+      answered.push(`${route}|${status}`);
+    }
+
     // the sink runs when the gateway has finished each call: wait for the aborted ones to land
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
@@ -382,10 +403,10 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     expect(sumBy(body, "gemini_gateway_client_aborts_total", ["model"])).toEqual(new Map([["gemini-2.5-pro", 2]]));
   });
 
-  it("requests by route and code equal the statuses the clients got", async () => {
+  it("requests by route and code equal the statuses the clients got, model calls and the gateway's own answers", async () => {
     const { body } = await scrape();
     const calls = seen.filter((s) => s.modelCall);
-    expect(sumBy(body, "gemini_gateway_requests_total", ["route", "code"])).toEqual(tally(calls.map((s) => `${s.route}|${s.status}`)));
+    expect(sumBy(body, "gemini_gateway_requests_total", ["route", "code"])).toEqual(tally([...calls.map((s) => `${s.route}|${s.status}`), ...answered]));
     expect(sumBy(body, "gen_ai_client_operation_duration_seconds_count", [])).toEqual(new Map([["", calls.length]]));
     expect(sumBy(body, "gen_ai_client_operation_time_to_first_chunk_seconds_count", [])).toEqual(
       new Map([["", calls.filter((s) => s.stream && s.status === 200).length]]),
