@@ -1,24 +1,14 @@
 // Every retry rule against the simulator's faults, with the exact number of upstream attempts from /_sim/stats.
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { post, startStack, userContent, type Stack } from "./stack.js";
+import { describe, expect, test } from "vitest";
+import { post, startStack, useStack, userContent, type Stack } from "./stack.js";
 
 const GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent";
 const STREAM = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse";
 const PER_MINUTE = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier";
 
 let stack: Stack;
-beforeAll(async () => {
-  // A large floor: the budget is tested on its own stack below, and must not couple these tests.
-  stack = await startStack({ ATTEMPT_TIMEOUT_MS: "200", RETRY_BUDGET_FLOOR: "1000" });
-});
-afterAll(async () => {
-  await stack.close();
-});
-beforeEach(async () => {
-  await stack.sim.clearFaults();
-  await stack.sim.resetStats();
-  stack.records.length = 0;
-});
+// A large floor: the budget is tested on its own stack below, and must not couple these tests.
+useStack((started) => (stack = started), { ATTEMPT_TIMEOUT_MS: "200", RETRY_BUDGET_FLOOR: "1000" });
 
 const attempts = async (): Promise<number> => (await stack.sim.stats()).requests;
 

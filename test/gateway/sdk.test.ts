@@ -1,39 +1,22 @@
 // The SDK conformance checks, through the gateway: SDK (apiKey = a gateway key) -> gateway -> simulator.
 import { ApiError, GoogleGenAI } from "@google/genai";
 import { GoogleGenerativeAI, GoogleGenerativeAIFetchError } from "@google/generative-ai";
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { GATEWAY_KEY, UPSTREAM_KEY, startStack, type Stack } from "./stack.js";
+import { describe, expect, test } from "vitest";
+import { chunksBeforeStreamError, QUESTIONS, runLegacyChat, THIRD_REPLY_CONTEXT } from "../helpers/chat.js";
+import { GATEWAY_KEY, UPSTREAM_KEY, useStack, type Stack } from "./stack.js";
 
-const QUESTIONS = ["Explain quantum entanglement in one sentence", "Now explain it to a five-year-old", "What was the first thing I asked you?"];
-const THIRD_REPLY_CONTEXT = '[context: 5 contents; first user message: "Explain quantum entanglement in one sentence"]';
 
 let stack: Stack;
-beforeAll(async () => {
-  // The simulator accepts only the upstream key: a forwarded gateway key would fail.
-  stack = await startStack({}, { keys: [UPSTREAM_KEY] });
-});
-afterAll(async () => {
-  await stack.close();
-});
-beforeEach(async () => {
-  await stack.sim.clearFaults();
-  await stack.sim.resetStats();
-  stack.records.length = 0;
-});
+// The simulator accepts only the upstream key: a forwarded gateway key would fail.
+useStack((started) => (stack = started), {}, { keys: [UPSTREAM_KEY] });
 
 describe("legacy @google/generative-ai through the gateway", () => {
   const model = (apiKey = GATEWAY_KEY) => new GoogleGenerativeAI(apiKey).getGenerativeModel({ model: "gemini-2.5-flash" }, { baseUrl: stack.url });
 
   test("the chat example, unary: history 2, 4, 6; the third reply shows the whole conversation", async () => {
-    const chat = model().startChat({ history: [] });
-    const lengths: number[] = [];
-    let last = "";
-    for (const question of QUESTIONS) {
-      last = (await chat.sendMessage(question)).response.text();
-      lengths.push((await chat.getHistory()).length);
-    }
+    const { lengths, replies } = await runLegacyChat(model().startChat({ history: [] }), "unary");
     expect(lengths).toEqual([2, 4, 6]);
-    expect(last.startsWith(THIRD_REPLY_CONTEXT)).toBe(true);
+    expect(replies[2]!.startsWith(THIRD_REPLY_CONTEXT)).toBe(true);
     expect((await stack.sim.stats()).byMethod.generateContent).toBe(3);
     expect(stack.records.map((r) => [r.route, r.tenant, r.httpStatus, r.attempts.length])).toEqual(
       Array(3).fill(["generateContent", "alpha", 200, 1]),
@@ -42,19 +25,9 @@ describe("legacy @google/generative-ai through the gateway", () => {
   });
 
   test("the chat example, streamed", async () => {
-    const chat = model().startChat({ history: [] });
-    const lengths: number[] = [];
-    let last = "";
-    for (const question of QUESTIONS) {
-      const result = await chat.sendMessageStream(question);
-      let streamed = "";
-      for await (const chunk of result.stream) streamed += chunk.text();
-      expect((await result.response).text()).toBe(streamed);
-      last = streamed;
-      lengths.push((await chat.getHistory()).length);
-    }
+    const { lengths, replies } = await runLegacyChat(model().startChat({ history: [] }), "stream");
     expect(lengths).toEqual([2, 4, 6]);
-    expect(last.startsWith(THIRD_REPLY_CONTEXT)).toBe(true);
+    expect(replies[2]!.startsWith(THIRD_REPLY_CONTEXT)).toBe(true);
     const record = stack.records[2]!;
     expect(record).toMatchObject({ route: "streamGenerateContent", stream: true, httpStatus: 200, response: { finishReasons: ["STOP"] } });
     expect(record.firstChunkAt).toBeGreaterThanOrEqual(record.startedAt);
@@ -70,14 +43,7 @@ describe("legacy @google/generative-ai through the gateway", () => {
 
   test("a mid-stream error surfaces as a stream error, not retried", async () => {
     await stack.sim.setFaults([{ fault: { kind: "midstream_error", afterChunks: 2 } }]);
-    const result = await model().generateContentStream("tell me a story");
-    const seen: string[] = [];
-    const consume = async () => {
-      for await (const chunk of result.stream) seen.push(chunk.text());
-    };
-    await expect(consume()).rejects.toThrow();
-    await result.response.catch(() => undefined);
-    expect(seen).toHaveLength(2);
+    expect(await chunksBeforeStreamError(model(), "tell me a story")).toHaveLength(2);
     expect((await stack.sim.stats()).requests).toBe(1);
     expect(stack.records[0]).toMatchObject({ httpStatus: 200, errorType: "midstream_error", attempts: [{ outcome: "ok" }] });
   });

@@ -3,6 +3,7 @@
 
 import { Writable } from "node:stream";
 import { pino } from "pino";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { loadGatewayConfig } from "../../src/config/gateway.js";
 import type { RunningGateway } from "../../src/server/gateway.js";
 import { startGateway } from "../../src/server/gateway.js";
@@ -74,6 +75,24 @@ export async function startStack(
       await sim.close();
     },
   };
+}
+
+/** One stack for a test file: started before its tests, closed after them; faults, stats and records cleared before
+ *  each test. */
+export function useStack(onStart: (stack: Stack) => void, env: Record<string, string> = {}, simOptions: Partial<SimulatorOptions> = {}): void {
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    stack = await startStack(env, simOptions);
+    onStart(stack);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  beforeEach(async () => {
+    await stack!.sim.clearFaults();
+    await stack!.sim.resetStats();
+    stack!.records.length = 0;
+  });
 }
 
 export const userContent = (text: string) => ({ contents: [{ role: "user", parts: [{ text }] }] });

@@ -3,10 +3,9 @@ import { ApiError, GoogleGenAI } from "@google/genai";
 import { GoogleGenerativeAI, GoogleGenerativeAIFetchError } from "@google/generative-ai";
 import { describe, expect, test, vi } from "vitest";
 import type { TestSimulator } from "../helpers/sim.js";
+import { chunksBeforeStreamError, QUESTIONS, runLegacyChat, THIRD_REPLY_CONTEXT } from "../helpers/chat.js";
 import { startTestSimulator, useTestSimulator } from "../helpers/sim.js";
 
-const QUESTIONS = ["Explain quantum entanglement in one sentence", "Now explain it to a five-year-old", "What was the first thing I asked you?"];
-const THIRD_REPLY_CONTEXT = '[context: 5 contents; first user message: "Explain quantum entanglement in one sentence"]';
 
 /** The legacy SDK's UsageMetadata type predates thinking; the field is on the wire all the same. */
 const thoughtsOf = (usage: object | undefined): number | undefined => (usage as { thoughtsTokenCount?: number } | undefined)?.thoughtsTokenCount;
@@ -18,14 +17,7 @@ describe("legacy @google/generative-ai", () => {
   const model = (name = "gemini-2.5-flash") => new GoogleGenerativeAI("test-key").getGenerativeModel({ model: name }, { baseUrl: sim.url });
 
   test("the chat example: history 2, 4, 6 and the third reply shows the whole conversation", async () => {
-    const chat = model().startChat({ history: [] });
-    const lengths: number[] = [];
-    const replies: string[] = [];
-    for (const question of QUESTIONS) {
-      const result = await chat.sendMessage(question);
-      replies.push(result.response.text());
-      lengths.push((await chat.getHistory()).length);
-    }
+    const { lengths, replies } = await runLegacyChat(model().startChat({ history: [] }), "unary");
     expect(lengths).toEqual([2, 4, 6]);
     expect(replies[0]).toMatch(/^\[context: 1 content; first user message: "Explain quantum entanglement in one sentence"\]/);
     expect(replies[2]!.startsWith(THIRD_REPLY_CONTEXT)).toBe(true);
@@ -33,21 +25,10 @@ describe("legacy @google/generative-ai", () => {
   });
 
   test("the chat example streamed: chunks concatenate to the reply, usage on the aggregate", async () => {
-    const chat = model().startChat({ history: [] });
-    const lengths: number[] = [];
-    let last = "";
-    for (const question of QUESTIONS) {
-      const result = await chat.sendMessageStream(question);
-      let streamed = "";
-      for await (const chunk of result.stream) streamed += chunk.text();
-      const response = await result.response;
-      expect(response.text()).toBe(streamed);
-      expect(response.candidates?.[0]?.finishReason).toBe("STOP");
-      last = streamed;
-      lengths.push((await chat.getHistory()).length);
-    }
+    const { lengths, replies, responses } = await runLegacyChat(model().startChat({ history: [] }), "stream");
+    expect(responses.map((r) => r.candidates?.[0]?.finishReason)).toEqual(["STOP", "STOP", "STOP"]);
     expect(lengths).toEqual([2, 4, 6]);
-    expect(last.startsWith(THIRD_REPLY_CONTEXT)).toBe(true);
+    expect(replies[2]!.startsWith(THIRD_REPLY_CONTEXT)).toBe(true);
   });
 
   test("countTokens equals the promptTokenCount of generateContent, system instruction included", async () => {
@@ -77,14 +58,7 @@ describe("legacy @google/generative-ai", () => {
 
   test("a mid-stream error surfaces as a stream error after the first chunks", async () => {
     await sim.setFaults([{ fault: { kind: "midstream_error", afterChunks: 2 } }]);
-    const result = await model().generateContentStream("tell me a story");
-    const seen: string[] = [];
-    const consume = async () => {
-      for await (const chunk of result.stream) seen.push(chunk.text());
-    };
-    await expect(consume()).rejects.toThrow();
-    await result.response.catch(() => undefined);
-    expect(seen).toHaveLength(2);
+    expect(await chunksBeforeStreamError(model(), "tell me a story")).toHaveLength(2);
     expect((await sim.stats()).byFault).toEqual({ midstream_error: 1 });
   });
 
