@@ -73,7 +73,6 @@ const schema = z.object({
     .default("info"),
 });
 
-type Settings = z.infer<typeof schema>;
 
 const TENANT = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -112,7 +111,11 @@ function readGatewayKeys(value: string): { keys: GatewayKey[]; problems: string[
   return parseKeyPairs(text, `file ${value}`);
 }
 
-function resolveAuth(settings: Settings, apiKey: string | undefined): { auth?: AuthConfig; problems: string[] } {
+const authSchema = schema.pick({ GATEWAY_AUTH: true, GATEWAY_KEYS: true, GEMINI_API_KEY: true, GOOGLE_API_KEY: true });
+type AuthSettings = z.infer<typeof authSchema>;
+
+function resolveAuth(settings: AuthSettings): { auth?: AuthConfig; problems: string[] } {
+  const apiKey = settings.GEMINI_API_KEY ?? settings.GOOGLE_API_KEY;
   const mode: AuthMode | undefined = settings.GATEWAY_AUTH ?? (settings.GATEWAY_KEYS ? "keys" : undefined);
   if (mode === "passthrough" || (mode === undefined && !apiKey)) {
     // Without an upstream key the only workable mode is to forward the client's key.
@@ -138,10 +141,15 @@ export const gatewaySection: ConfigSection<GatewayConfig> = {
   settings: Object.keys(schema.shape),
   load(source: SettingSource) {
     const parsed = schema.safeParse(source);
-    if (!parsed.success) return { problems: describeIssues(parsed.error, source) };
+    if (!parsed.success) {
+      // The auth cross-checks still run when only other settings are invalid, so one run reports every problem.
+      const authSettings = authSchema.safeParse(source);
+      const authProblems = authSettings.success ? resolveAuth(authSettings.data).problems : [];
+      return { problems: [...describeIssues(parsed.error, source), ...authProblems] };
+    }
     const s = parsed.data;
     const apiKey = s.GEMINI_API_KEY ?? s.GOOGLE_API_KEY;
-    const { auth, problems } = resolveAuth(s, apiKey);
+    const { auth, problems } = resolveAuth(s);
     if (s.RETRY_CAP_MS < s.RETRY_BASE_MS) problems.push(`RETRY_CAP_MS: must be at least RETRY_BASE_MS (${s.RETRY_BASE_MS})`);
     if (!auth || problems.length > 0) return { problems };
     return {

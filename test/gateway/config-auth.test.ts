@@ -80,6 +80,13 @@ describe("gateway config", () => {
     expect(loadGatewayConfig({}).auth).toEqual({ mode: "passthrough" });
   });
 
+  test("an invalid setting does not hide an auth problem: both are reported in one run", () => {
+    expect(problemsOf({ PORT: "abc", GEMINI_API_KEY: "up" })).toEqual([
+      expect.stringMatching(/^PORT \(--port\): must be a number/),
+      expect.stringMatching(/^GATEWAY_KEYS: an upstream key is set but no client auth/),
+    ]);
+  });
+
   test("auth problems", () => {
     expect(problemsOf({ GATEWAY_KEYS: "k:alpha" })).toEqual([expect.stringMatching(/GEMINI_API_KEY: GATEWAY_AUTH=keys needs the upstream key/)]);
     expect(problemsOf({ GEMINI_API_KEY: "up", GATEWAY_KEYS: "k:bad tenant!" })[0]).toMatch(/entry 1 .* key:tenant/);
