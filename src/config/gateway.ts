@@ -73,7 +73,6 @@ const schema = z.object({
     .default("info"),
 });
 
-
 const TENANT = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** `key:tenant` pairs, comma or newline separated; `#` starts a comment line in a file. */
