@@ -89,7 +89,8 @@ export function proxyHandler(deps: ProxyDeps): ProxyHandler {
     if (matched === undefined) return false;
     tagRoute(res, matched instanceof GeminiError ? "unsupported" : matched.route);
     proxy(deps, matched, req, res).catch((err: unknown) => {
-      if (res.headersSent) return void res.destroy();
+      // Answered already (the stream broke), or nobody is left to answer (the client went away mid-body).
+      if (res.headersSent || req.socket.destroyed) return void res.destroy();
       const { error, unexpected } = toGeminiError(err, deps.maxBodyBytes);
       if (unexpected) deps.onUnexpectedError(err);
       writeGeminiError(nodeResponseWriter(res), error);

@@ -1,4 +1,6 @@
 // Bad input gets a clear Gemini-format error, and the gateway keeps serving. Log lines never hold keys or text.
+import { once } from "node:events";
+import { connect } from "node:net";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { GATEWAY_KEY, UPSTREAM_KEY, eventually, post, startStack, userContent, type Stack } from "./stack.js";
@@ -115,5 +117,24 @@ describe("request log", () => {
     expect(stack.logLines.filter((l) => l["msg"] === "request" || l["msg"] === "model call")).toEqual([
       expect.objectContaining({ msg: "request", status: 404, route: "sessionMessage", path: "/v1/sessions/no-such-session/messages" }),
     ]);
+  });
+
+  test("a client that leaves in the middle of its body: logged as 499, nothing sent upstream", async () => {
+    stack.logLines.length = 0;
+    const before = (await stack.sim.stats()).requests;
+    const socket = connect(Number(new URL(stack.url).port), "127.0.0.1");
+    await once(socket, "connect");
+    // Expect: 100-continue: node answers "100 Continue" as it hands the request to the gateway, so the client knows
+    // the gateway is reading its body when it leaves.
+    socket.write(
+      `POST ${GENERATE} HTTP/1.1\r\nhost: gateway\r\nx-goog-api-key: ${GATEWAY_KEY}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nexpect: 100-continue\r\n\r\n`,
+    );
+    const [interim] = (await once(socket, "data")) as [Buffer];
+    expect(interim.toString()).toMatch(/^HTTP\/1\.1 100 Continue/);
+    socket.write('{"contents":');
+    socket.destroy();
+    await eventually(() => stack.logLines.some((l) => l["msg"] === "request"));
+    expect(stack.logLines.filter((l) => l["msg"] === "request")).toEqual([expect.objectContaining({ status: 499, route: "generateContent" })]);
+    expect((await stack.sim.stats()).requests).toBe(before);
   });
 });
