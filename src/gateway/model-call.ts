@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
-import { context, propagation } from "@opentelemetry/api";
+import { context, propagation, type Context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/gateway.js";
 import { deadlineExceeded, parseErrorEnvelope, unavailable, type GeminiError } from "../gemini/errors.js";
@@ -44,6 +44,8 @@ export interface ModelCallInput {
   captureResponseContent?: boolean;
   /** For x-server-timeout, traceparent, user-agent. */
   clientHeaders: IncomingHttpHeaders;
+  /** The trace context the call's span nests in (a session message's); default: the client's traceparent. */
+  parentContext?: Context;
   /** Client disconnect. */
   signal: AbortSignal;
 }
@@ -159,7 +161,7 @@ class ModelCall {
       startedAt,
       endedAt: startedAt,
       clientAborted: false,
-      parentContext: propagation.extract(context.active(), input.clientHeaders),
+      parentContext: input.parentContext ?? propagation.extract(context.active(), input.clientHeaders),
       server: client.server,
       ...(input.conversationId !== undefined ? { conversationId: input.conversationId } : {}),
       ...(input.sessionTurn !== undefined ? { sessionTurn: input.sessionTurn } : {}),

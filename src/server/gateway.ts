@@ -90,7 +90,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   const sessions = await createSessions(config.sessions ?? defaultSessionConfig, {
     modelCalls,
-    ...(telemetry ? { onEvent: (event) => telemetry.sessionEvent(event) } : {}),
+    ...(telemetry ? { onEvent: (event) => telemetry.sessionEvent(event), tracing: telemetry.sessionTracing } : {}),
   });
   telemetry?.registerSessionStats(() => sessions.store.stats());
   let draining = false;

@@ -7,6 +7,7 @@ import { RedisSessionStore } from "./redis-store.js";
 import { SessionService } from "./service.js";
 import type { ModelCaller, SessionEvent } from "./service.js";
 import type { GoneReason, SessionStore } from "./store.js";
+import type { SessionTracing } from "../turn/session-trace.js";
 
 type EvictReason = Exclude<GoneReason, "deleted">;
 
@@ -19,6 +20,8 @@ export interface SessionDeps {
   modelCalls: ModelCaller;
   /** Telemetry: evictions and turn-cap rejections. */
   onEvent?: (event: SessionEvent) => void;
+  /** Telemetry: the spans of each message and its store steps. */
+  tracing?: SessionTracing;
   /** TTL clock of the memory store (tests). */
   perf?: MemoryStoreOptions["perf"];
 }
@@ -42,5 +45,11 @@ export async function openSessionStore(config: SessionConfig, deps: Pick<Session
 /** The store and the service; `service.store.close()` on drain (writes the snapshot / disconnects Redis). */
 export async function createSessions(config: SessionConfig, deps: SessionDeps): Promise<SessionService> {
   const store = await openSessionStore(config, deps);
-  return new SessionService({ store, modelCalls: deps.modelCalls, config, ...(deps.onEvent ? { onEvent: deps.onEvent } : {}) });
+  return new SessionService({
+    store,
+    modelCalls: deps.modelCalls,
+    config,
+    ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
+  });
 }

@@ -11,6 +11,7 @@ import { GeminiError, notFound, resourceExhausted } from "../gemini/errors.js";
 import type { Content, GenerateContentRequest, GenerateContentResponse, GenerationConfig, UsageMetadata } from "../gemini/types.js";
 import type { ResponseWriter } from "../gateway/response-writer.js";
 import type { TurnRecord } from "../turn/record.js";
+import { noSessionTracing, type SessionMessageTrace, type SessionTracing } from "../turn/session-trace.js";
 import { fitHistory, turnFromContents } from "./history.js";
 import { newSessionId } from "./store.js";
 import type { GoneReason, SessionData, SessionPage, SessionStore, UsageTotals } from "./store.js";
@@ -118,14 +119,17 @@ export class SessionService {
   /** Sends waiting or running per session in this process. */
   readonly #pending = new Map<string, number>();
   readonly #now: () => Date;
+  readonly #tracing: SessionTracing;
 
   constructor(options: {
     store: SessionStore;
     modelCalls: ModelCaller;
     config: SessionConfig;
     onEvent?: (event: SessionEvent) => void;
+    tracing?: SessionTracing;
     now?: () => Date;
   }) {
+    this.#tracing = options.tracing ?? noSessionTracing;
     this.#store = options.store;
     this.#calls = options.modelCalls;
     this.#config = options.config;
@@ -190,17 +194,33 @@ export class SessionService {
    * streams. Throws a GeminiError only before anything was written.
    */
   async send(caller: Caller, id: string, body: unknown, options: SendOptions, out: ResponseWriter): Promise<void> {
+    const trace = this.#tracing.startMessage({
+      sessionId: id,
+      tenant: caller.tenant,
+      store: this.#store.kind,
+      stream: options.stream,
+      clientHeaders: options.clientHeaders,
+    });
+    try {
+      trace.end(await this.#send(caller, id, body, options, out, trace));
+    } catch (err) {
+      trace.end({ error: err });
+      throw err;
+    }
+  }
+
+  async #send(caller: Caller, id: string, body: unknown, options: SendOptions, out: ResponseWriter, trace: SessionMessageTrace): Promise<TurnSummary> {
     const message = parseSendMessage(body);
-    await this.#owned(caller, id); // a 404 or 403-as-404 answers at once, without queueing
+    await trace.step("lookup", () => this.#owned(caller, id)); // a 404 or 403-as-404 answers at once, without queueing
     const pending = this.#pending.get(id) ?? 0;
     if (pending >= this.#config.queueMax) {
       throw resourceExhausted(`Session ${id} already has ${pending} messages in progress (SESSION_QUEUE_MAX=${this.#config.queueMax}); wait for a reply before sending more.`);
     }
     this.#pending.set(id, pending + 1);
     try {
-      const lease = await this.#store.acquireTurn(id, options.signal);
+      const lease = await trace.step("acquire_turn", () => this.#store.acquireTurn(id, options.signal));
       try {
-        await this.#turn(caller, id, message, options, out);
+        return await this.#turn(caller, id, message, options, out, trace);
       } finally {
         await lease.release();
       }
@@ -211,9 +231,16 @@ export class SessionService {
     }
   }
 
-  async #turn(caller: Caller, id: string, message: ReturnType<typeof parseSendMessage>, options: SendOptions, out: ResponseWriter): Promise<void> {
+  async #turn(
+    caller: Caller,
+    id: string,
+    message: ReturnType<typeof parseSendMessage>,
+    options: SendOptions,
+    out: ResponseWriter,
+    trace: SessionMessageTrace,
+  ): Promise<TurnSummary> {
     if (options.signal.aborted) throw new GeminiError(499, "CANCELLED", "The client went away while the message was queued.");
-    const session = await this.#owned(caller, id);
+    const session = await trace.step("lookup", () => this.#owned(caller, id));
     validateNewTurn(session.history, message.turn, this.#config.strictAlternation);
     let fitted;
     try {
@@ -257,6 +284,7 @@ export class SessionService {
         captureResponseContent: true,
         request,
         clientHeaders: options.clientHeaders,
+        ...(trace.context ? { parentContext: trace.context } : {}),
         signal: options.signal,
       },
       reply.writer,
@@ -279,7 +307,7 @@ export class SessionService {
       if (usage?.promptTokenCount !== undefined) next.lastHistoryTokens = usage.promptTokenCount + (usage.candidatesTokenCount ?? 0);
       else delete next.lastHistoryTokens;
       try {
-        if (await this.#store.commit(next)) {
+        if (await trace.step("commit", () => this.#store.commit(next))) {
           history = next.history;
           appended = true;
         } else {
@@ -299,6 +327,7 @@ export class SessionService {
       ...(notAppendedReason ? { notAppendedReason } : {}),
     };
     reply.finish(summary, record, out);
+    return summary;
   }
 
   async #owned(caller: Caller, id: string): Promise<SessionData> {

@@ -32,9 +32,13 @@ export const ERROR_TYPE = "error.type";
 export const SERVER_ADDRESS = "server.address";
 export const SERVER_PORT = "server.port";
 export const HTTP_RESPONSE_STATUS_CODE = "http.response.status_code";
+export const DB_SYSTEM_NAME = "db.system.name";
 
 // The gateway's own attributes.
 export const GATEWAY_SESSION_TURN = "gemini_gateway.session.turn";
+export const GATEWAY_SESSION_STORE = "gemini_gateway.session.store";
+export const GATEWAY_SESSION_APPENDED = "gemini_gateway.session.appended";
+export const GATEWAY_SESSION_NOT_APPENDED_REASON = "gemini_gateway.session.not_appended_reason";
 export const GATEWAY_ATTEMPTS = "gemini_gateway.attempts";
 export const GATEWAY_COST_USD = "gemini_gateway.cost_usd";
 export const GATEWAY_TENANT = "gemini_gateway.tenant";

@@ -7,9 +7,10 @@ import { GatewayMetrics } from "./metrics.js";
 import type { ExpositionFormat, SessionEvent, SessionStats, TraceExemplar } from "./metrics.js";
 import { loadPriceTable, normalizeModel, turnCost } from "./pricing.js";
 import type { PriceTable } from "./pricing.js";
+import { noSessionTracing, type SessionTracing } from "../turn/session-trace.js";
+import { sessionSpans } from "./session-spans.js";
 import { createTracing, isSampled, recordTurnSpan } from "./tracing.js";
 import { propagation } from "@opentelemetry/api";
-import type { Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 
@@ -26,8 +27,8 @@ export interface TelemetryOptions {
 
 export interface Telemetry {
   turnSink: TurnSink;
-  /** For the session store's own spans (Redis operations); undefined when OTEL_SDK_DISABLED. */
-  tracer?: Tracer;
+  /** Spans of session messages and their store steps (a no-op with OTEL_SDK_DISABLED). */
+  sessionTracing: SessionTracing;
   /** GET /metrics body in the asked-for format. */
   render(format: ExpositionFormat): Promise<{ contentType: string; body: string }>;
   sessionEvent(event: SessionEvent): void;
@@ -85,7 +86,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
 
   return {
     turnSink,
-    tracer: tracing.tracer,
+    sessionTracing: tracing.tracer ? sessionSpans(tracing.tracer) : noSessionTracing,
     render: (format) => metrics.render(format),
     sessionEvent: (event) => metrics.sessionEvent(event),
     countRequest: (route, code) => metrics.countRequest(route, code),
