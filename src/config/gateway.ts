@@ -30,6 +30,8 @@ export interface GatewayConfig {
   attemptTimeoutMs: number;
   maxBodyBytes: number;
   drainTimeoutMs: number;
+  /** How long an idle client connection is kept open: longer than the idle timeout of a load balancer in front. */
+  keepAliveTimeoutMs: number;
   logLevel: LogLevel;
 }
 
@@ -66,6 +68,7 @@ const schema = z.object({
   ATTEMPT_TIMEOUT_MS: int(1).default(60_000),
   MAX_BODY_BYTES: int(1).default(20 * 1024 * 1024),
   DRAIN_TIMEOUT_MS: int(0).default(25_000),
+  KEEP_ALIVE_TIMEOUT_MS: int(1).default(65_000),
   LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
       error: "must be one of fatal, error, warn, info, debug, trace, silent",
@@ -163,6 +166,7 @@ export const gatewaySection: ConfigSection<GatewayConfig> = {
         attemptTimeoutMs: s.ATTEMPT_TIMEOUT_MS,
         maxBodyBytes: s.MAX_BODY_BYTES,
         drainTimeoutMs: s.DRAIN_TIMEOUT_MS,
+        keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS,
         logLevel: s.LOG_LEVEL,
       },
     };

@@ -103,7 +103,14 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     logger,
     isDraining: () => draining,
   });
-  const server: Server = createServer(handleRequest).listen(config.gateway.port, config.gateway.host);
+  const server: Server = createServer(
+    {
+      // Node's 5 s default is shorter than a load balancer's idle timeout (60 s on AWS ALB, nginx's upstream
+      // keepalive...): the balancer would reuse a connection the gateway is just closing, and its client get a 502.
+      keepAliveTimeout: config.gateway.keepAliveTimeoutMs,
+    },
+    handleRequest,
+  ).listen(config.gateway.port, config.gateway.host);
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   const host = config.gateway.host === "0.0.0.0" || config.gateway.host === "::" ? "127.0.0.1" : config.gateway.host;
