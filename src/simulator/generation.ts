@@ -10,6 +10,7 @@ import type {
   GenerateContentRequest,
   GenerateContentResponse,
   ModalityTokenCount,
+  Part,
   UsageMetadata,
 } from "../gemini/types.js";
 import type { SimModel } from "./models.js";
@@ -37,6 +38,9 @@ export interface ReplyPlan {
   responseId: string;
   prompt: { total: number; details: ModalityTokenCount[] };
   thoughtsTokens: number;
+  /** With thinkingConfig.includeThoughts on a reply that thought: the thought summary, sent as a `thought: true`
+   *  part before the answer (its tokens are among thoughtsTokenCount, as at Google). */
+  thoughtSummary?: string;
   /** The visible reply as token pieces; joined, they are the text. */
   pieces: string[];
   finishReason: FinishReason;
@@ -140,7 +144,16 @@ export function planReply(
     if (overrides.finishReason !== "STOP") pieces = pieces.slice(0, Math.ceil(pieces.length / 2));
     finishReason = overrides.finishReason;
   }
-  return { ...base, thoughtsTokens, pieces, finishReason };
+  const includeThoughts = request.generationConfig?.thinkingConfig?.includeThoughts === true;
+  return { ...base, thoughtsTokens, ...(includeThoughts && thoughtsTokens > 0 ? { thoughtSummary: thoughtSummary(request) } : {}), pieces, finishReason };
+}
+
+/** A short, deterministic summary of the "thinking" about the request's last user message. */
+function thoughtSummary(request: GenerateContentRequest): string {
+  const lastUser = [...request.contents].reverse().find((c) => (c.role ?? "user") === "user");
+  const text = lastUser?.parts.find((p) => typeof p.text === "string")?.text ?? "";
+  const words = text.split(/\s+/).filter((w) => w !== "").slice(0, CONTEXT_WORDS).join(" ");
+  return `**Considering the request**\n\nI am thinking about ${JSON.stringify(words)} before answering.\n`;
 }
 
 /** usageMetadata after `candidates` visible tokens, zero fields omitted, in Google's key order. */
@@ -173,29 +186,33 @@ function response(plan: ReplyPlan, candidate: Candidate | undefined, candidates:
   return out;
 }
 
-function candidateWith(text: string | undefined, finishReason: FinishReason | undefined): Candidate {
-  const candidate: Candidate = { content: text === undefined ? { role: "model" } : { parts: [{ text }], role: "model" } };
+function candidateWith(parts: Part[], finishReason: FinishReason | undefined): Candidate {
+  const candidate: Candidate = { content: parts.length === 0 ? { role: "model" } : { parts, role: "model" } };
   if (finishReason) candidate.finishReason = finishReason;
   candidate.index = 0;
   return candidate;
 }
 
-/** The whole answer of generateContent. */
+const thoughtPart = (plan: ReplyPlan): Part[] => (plan.thoughtSummary === undefined ? [] : [{ text: plan.thoughtSummary, thought: true }]);
+
+/** The whole answer of generateContent: the thought summary first when asked for, then the text. */
 export function unaryResponse(plan: ReplyPlan): GenerateContentResponse {
   if (plan.blockReason) return response(plan, undefined, 0);
-  const text = plan.pieces.length > 0 ? plan.pieces.join("") : undefined;
-  return response(plan, candidateWith(text, plan.finishReason), plan.pieces.length);
+  const parts = [...thoughtPart(plan), ...(plan.pieces.length > 0 ? [{ text: plan.pieces.join("") }] : [])];
+  return response(plan, candidateWith(parts, plan.finishReason), plan.pieces.length);
 }
 
-/** The chunks of streamGenerateContent: running usage on each, finishReason only on the last. */
+/** The chunks of streamGenerateContent: running usage on each, finishReason only on the last; a thought summary
+ *  comes first, in a chunk of its own. */
 export function streamChunks(plan: ReplyPlan, tokensPerChunk = TOKENS_PER_CHUNK): GenerateContentResponse[] {
   if (plan.blockReason || plan.pieces.length === 0) return [unaryResponse(plan)];
   const chunks: GenerateContentResponse[] = [];
+  if (plan.thoughtSummary !== undefined) chunks.push(response(plan, candidateWith(thoughtPart(plan), undefined), 0));
   for (let start = 0; start < plan.pieces.length; start += tokensPerChunk) {
     const end = Math.min(start + tokensPerChunk, plan.pieces.length);
     const last = end === plan.pieces.length;
     const text = plan.pieces.slice(start, end).join("");
-    chunks.push(response(plan, candidateWith(text, last ? plan.finishReason : undefined), end));
+    chunks.push(response(plan, candidateWith([{ text }], last ? plan.finishReason : undefined), end));
   }
   return chunks;
 }

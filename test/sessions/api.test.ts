@@ -188,6 +188,26 @@ describe("failed model calls leave the history unchanged", () => {
     expect(roomier.body).toMatchObject({ appended: true, finishReason: "STOP", historyLength: 2 });
   });
 
+  it("thought summaries (includeThoughts) reach the client but stay out of the history; a budget they spent is not appended", async () => {
+    const { body: created } = await call(gw.url, "POST", "/v1/sessions", {
+      model: "gemini-2.5-flash",
+      generationConfig: { thinkingConfig: { includeThoughts: true } },
+    });
+    const id = created.id as string;
+    const reply = await call(gw.url, "POST", `/v1/sessions/${id}/messages`, { message: "why is the sky blue?" });
+    const parts = (reply.body.candidates as Array<{ content: { parts: Array<{ thought?: boolean; text: string }> } }>)[0]!.content.parts;
+    expect(parts.map((p) => p.thought === true)).toEqual([true, false]);
+    expect(reply.body).toMatchObject({ appended: true, historyLength: 2 });
+    const { body: exported } = await call(gw.url, "GET", `/v1/sessions/${id}`);
+    expect(exported.history).toEqual([
+      { role: "user", parts: [{ text: "why is the sky blue?" }] },
+      { role: "model", parts: [{ text: parts[1]!.text }] },
+    ]);
+    // the thoughts spend the whole budget: the candidate holds only the summary, which is no answer to keep
+    const cut = await call(gw.url, "POST", `/v1/sessions/${id}/messages`, { message: "think hard", generationConfig: { maxOutputTokens: 8 } });
+    expect(cut.body).toMatchObject({ appended: false, finishReason: "MAX_TOKENS", historyLength: 2 });
+  });
+
   it("a mid-stream error appends nothing", async () => {
     const { body: created } = await call(gw.url, "POST", "/v1/sessions", { model: "gemini-2.0-flash-lite" });
     const id = created.id as string;

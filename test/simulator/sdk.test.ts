@@ -111,6 +111,28 @@ describe("new @google/genai", () => {
     expect(replies[2]!.startsWith(THIRD_REPLY_CONTEXT)).toBe(true);
   });
 
+  test("includeThoughts: a thought-summary part before the answer, which response.text leaves out", async () => {
+    const ai = client();
+    const config = { thinkingConfig: { includeThoughts: true } };
+    const response = await ai.models.generateContent({ model: "gemini-2.5-flash", contents: "Why is the sky blue?", config });
+    const parts = response.candidates?.[0]?.content?.parts ?? [];
+    expect(parts.map((p) => p.thought === true)).toEqual([true, false]);
+    expect(parts[0]!.text).toContain('"Why is the sky blue?"');
+    expect(response.text).toBe(parts[1]!.text);
+    expect(response.usageMetadata?.thoughtsTokenCount).toBeGreaterThan(0);
+    const chunks = [];
+    for await (const chunk of await ai.models.generateContentStream({ model: "gemini-2.5-flash", contents: "Why is the sky blue?", config })) chunks.push(chunk);
+    expect(chunks[0]!.candidates?.[0]?.content?.parts?.[0]?.thought).toBe(true);
+    expect(chunks.slice(1).map((c) => c.text).join("")).toBe(response.text);
+    // thinking turned off: nothing to summarise
+    const plain = await ai.models.generateContent({
+      model: "gemini-2.5-flash",
+      contents: "Why is the sky blue?",
+      config: { thinkingConfig: { includeThoughts: true, thinkingBudget: 0 } },
+    });
+    expect(plain.candidates?.[0]?.content?.parts?.some((p) => p.thought)).toBe(false);
+  });
+
   test("sendMessageStream: running usage, finishReason on the last chunk only, one responseId", async () => {
     const chat = client().chats.create({ model: "gemini-2.5-pro" });
     const stream = await chat.sendMessageStream({ message: QUESTIONS[0]! });

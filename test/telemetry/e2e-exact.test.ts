@@ -135,12 +135,19 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     }
   }
 
-  async function call(model: string, options: { stream?: "sse" | "array"; maxOutputTokens?: number; abortAfterChunks?: number } = {}): Promise<void> {
+  async function call(
+    model: string,
+    options: { stream?: "sse" | "array"; maxOutputTokens?: number; includeThoughts?: boolean; abortAfterChunks?: number } = {},
+  ): Promise<void> {
     const method = options.stream ? "streamGenerateContent" : "generateContent";
     const query = options.stream === "sse" ? "?alt=sse" : "";
+    const generationConfig = {
+      ...(options.maxOutputTokens ? { maxOutputTokens: options.maxOutputTokens } : {}),
+      ...(options.includeThoughts ? { thinkingConfig: { includeThoughts: true } } : {}),
+    };
     const body = {
       contents: [{ role: "user", parts: [{ text: `Tell me about call ${seen.length} on ${model}` }] }],
-      ...(options.maxOutputTokens ? { generationConfig: { maxOutputTokens: options.maxOutputTokens } } : {}),
+      ...(Object.keys(generationConfig).length > 0 ? { generationConfig } : {}),
     };
     const abort = new AbortController();
     const res = await fetch(`${gateway.url}/v1beta/models/${model}:${method}${query}`, {
@@ -267,6 +274,9 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     await call("gemini-2.0-flash", { maxOutputTokens: 5 });
     await call("gemini-2.5-flash", { maxOutputTokens: 8 });
     await call("gemini-2.5-pro", { maxOutputTokens: 8, stream: "sse" });
+    // with thought summaries on, the summary is a part, but not a visible one: still the thinking cause
+    await call("gemini-2.5-flash", { maxOutputTokens: 8, includeThoughts: true });
+    await call("gemini-2.5-pro", { includeThoughts: true, stream: "sse" });
     // SAFETY finish, a blocked prompt
     await withFaults([{ when: { model: "gemini-2.5-flash" }, fault: { kind: "finish", finishReason: "SAFETY" }, times: 1 }], () => call("gemini-2.5-flash"));
     await withFaults([{ when: { model: "gemini-2.0-flash" }, fault: { kind: "block", blockReason: "SAFETY" }, times: 1 }], () => call("gemini-2.0-flash", { stream: "sse" }));
@@ -336,6 +346,9 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     expect(new Set(finishes)).toEqual(new Set(["stop", "max_tokens", "safety", "blocked", "unspecified"]));
     const causes = seen.filter((s) => s.last).map((s) => truncationCause(facts(s.last!)));
     expect(causes).toContain("thinking");
+    // the thought summary came back as a part, and the truncation still counts as thinking
+    const summarised = seen.filter((s) => s.last?.candidates?.[0]?.content?.parts?.some((p) => p.thought));
+    expect(summarised.map((s) => truncationCause(facts(s.last!)))).toContain("thinking");
     expect(causes).toContain("output_limit");
     expect(seen.filter((s) => s.status === 429)).toHaveLength(1);
     expect(seen.filter((s) => s.aborted)).toHaveLength(2);
