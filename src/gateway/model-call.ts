@@ -46,6 +46,9 @@ export interface ModelCallInput {
   clientHeaders: IncomingHttpHeaders;
   /** The trace context the call's span nests in (a session message's); default: the client's traceparent. */
   parentContext?: Context;
+  /** performance.now() when the request arrived (default: when the call starts): the gateway's own time
+   *  (Server-Timing, the overhead metric) counts from it. */
+  receivedAt?: number;
   /** Client disconnect. */
   signal: AbortSignal;
 }
@@ -131,7 +134,8 @@ export class ModelCallService {
 
 /** One run: the state of a single model call, from the first attempt to the record. */
 class ModelCall {
-  private readonly t0 = performance.now();
+  /** When the request arrived (performance.now()). */
+  private readonly t0: number;
   private readonly record: TurnRecord;
   private readonly deadline: number;
   /** Aborted on client disconnect or deadline; every attempt and wait listens to it. */
@@ -146,6 +150,7 @@ class ModelCall {
     private readonly input: ModelCallInput,
     private readonly out: ResponseWriter,
   ) {
+    this.t0 = input.receivedAt ?? performance.now();
     const startedAt = Date.now();
     this.deadline = requestDeadline(startedAt, deps.config.requestDeadlineMs, input.clientHeaders["x-server-timeout"]);
     this.record = {
@@ -191,6 +196,7 @@ class ModelCall {
   /** Attempts until one answer is handed to the client (streamed through, forwarded, or made by the gateway). */
   private async attempts(): Promise<void> {
     for (;;) {
+      this.record.gatewayOverheadMs ??= performance.now() - this.t0;
       const attempt: AttemptRecord = { startedAt: Date.now(), endedAt: 0, outcome: "other" };
       this.record.attempts.push(attempt);
       const { response, result, attemptSignal } = await this.attempt(attempt);

@@ -83,12 +83,13 @@ export type ProxyHandler = (req: IncomingMessage, res: ServerResponse) => boolea
  */
 export function proxyHandler(deps: ProxyDeps): ProxyHandler {
   return (req, res) => {
+    const receivedAt = performance.now();
     const url = req.url ?? "/";
     const queryAt = url.indexOf("?");
     const matched = matchProxyRoute(req.method ?? "GET", queryAt < 0 ? url : url.slice(0, queryAt));
     if (matched === undefined) return false;
     tagRoute(res, matched instanceof GeminiError ? "unsupported" : matched.route);
-    proxy(deps, matched, req, res).catch((err: unknown) => {
+    proxy(deps, matched, req, res, receivedAt).catch((err: unknown) => {
       // Answered already (the stream broke), or nobody is left to answer (the client went away mid-body).
       if (res.headersSent || req.socket.destroyed) return void res.destroy();
       const { error, unexpected } = toGeminiError(err, deps.maxBodyBytes);
@@ -99,7 +100,13 @@ export function proxyHandler(deps: ProxyDeps): ProxyHandler {
   };
 }
 
-async function proxy(deps: ProxyDeps, matched: ProxyRoute | GeminiError, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function proxy(
+  deps: ProxyDeps,
+  matched: ProxyRoute | GeminiError,
+  req: IncomingMessage,
+  res: ServerResponse,
+  receivedAt: number,
+): Promise<void> {
   if (matched instanceof GeminiError) throw matched;
   const query = queryOf(req.url ?? "");
   const caller = deps.auth.authenticate(req.headers, query);
@@ -132,6 +139,7 @@ async function proxy(deps: ProxyDeps, matched: ProxyRoute | GeminiError, req: In
       upstreamKey: caller.upstreamKey,
       ...(typeof sessionHeader === "string" && sessionHeader ? { conversationId: sessionHeader } : {}),
       clientHeaders: req.headers,
+      receivedAt,
       signal: clientDisconnectSignal(req, res),
     },
     nodeResponseWriter(res),

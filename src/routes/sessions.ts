@@ -68,7 +68,11 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
   });
 
   const messageRoute = (req: Request): string => (queryOf(req).get("stream") === "sse" ? "sessionMessageStream" : "sessionMessage");
-  router.post("/v1/sessions/:id/messages", (req, res, next) => named(messageRoute(req))(req, res, next), json, async (req, res) => {
+  const arrived = (req: Request, res: Response, next: NextFunction): void => {
+    res.locals["receivedAt"] = performance.now(); // the gateway's own time (overhead metric) counts from here
+    named(messageRoute(req))(req, res, next);
+  };
+  router.post("/v1/sessions/:id/messages", arrived, json, async (req: Request<{ id: string }>, res: Response) => {
     const stream = queryOf(req).get("stream");
     if (stream !== null && stream !== "sse") throw invalidArgument('stream must be "sse" (or absent for a unary reply)');
     // The model-call service counts this request and writes its log line (with tokens and trace id), unless the
@@ -78,7 +82,12 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
       caller(req),
       req.params.id,
       req.body,
-      { stream: stream === "sse", clientHeaders: req.headers, signal: clientDisconnectSignal(req, res) },
+      {
+        stream: stream === "sse",
+        clientHeaders: req.headers,
+        receivedAt: res.locals["receivedAt"] as number,
+        signal: clientDisconnectSignal(req, res),
+      },
       nodeResponseWriter(res),
     );
   });

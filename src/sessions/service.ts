@@ -26,6 +26,8 @@ export interface SendOptions {
   stream: boolean;
   apiVersion?: string;
   clientHeaders: IncomingHttpHeaders;
+  /** performance.now() when the request arrived: the model call's overhead counts the session work from it. */
+  receivedAt?: number;
   signal: AbortSignal;
 }
 
@@ -285,6 +287,7 @@ export class SessionService {
         request,
         clientHeaders: options.clientHeaders,
         ...(trace.context ? { parentContext: trace.context } : {}),
+        ...(options.receivedAt !== undefined ? { receivedAt: options.receivedAt } : {}),
         signal: options.signal,
       },
       reply.writer,

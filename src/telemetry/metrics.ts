@@ -93,7 +93,7 @@ export class GatewayMetrics {
   private readonly retryBudgetExhausted = this.counter("gemini_gateway_retry_budget_exhausted_total", "Calls that failed without retrying because the retry budget was spent.", ["model"]);
   private readonly rateLimited = this.counter("gemini_gateway_rate_limited_total", "429s handed to clients, by quota kind.", ["model", "quota"]);
   private readonly requests = this.counter("gemini_gateway_requests_total", "Requests by route and the status returned: model calls (from their turn record) and the requests the gateway answered itself (rejections, session CRUD; route unknown for paths it does not serve).", ["route", "code"]);
-  private readonly overhead = this.histogram("gemini_gateway_overhead_seconds", "Time spent in the gateway before the first upstream attempt (parsing, auth, session work).", [], OVERHEAD_BUCKETS);
+  private readonly overhead = this.histogram("gemini_gateway_overhead_seconds", "Time in the gateway from a model call's request arriving to its first upstream attempt: reading and checking the request, and for a session message the store work and the wait for its turn.", [], OVERHEAD_BUCKETS);
   private readonly clientAborts = this.counter("gemini_gateway_client_aborts_total", "Model calls the client abandoned before the end.", ["model"]);
   private readonly sessionEvictions = this.counter("gemini_gateway_session_evictions_total", "Sessions evicted by reason.", ["reason"]);
   private readonly sessionTurn = this.histogram("gemini_gateway_session_turn", "Turn number of each session message.", [], SESSION_TURN_BUCKETS);
@@ -143,8 +143,7 @@ export class GatewayMetrics {
     if (turn.stream && turn.firstChunkAt !== undefined) {
       observe(this.timeToFirstChunk, genAi, (turn.firstChunkAt - turn.startedAt) / 1000, ex);
     }
-    const firstAttempt = turn.attempts[0];
-    observe(this.overhead, {}, ((firstAttempt?.startedAt ?? turn.endedAt) - turn.startedAt) / 1000, ex);
+    if (turn.gatewayOverheadMs !== undefined) observe(this.overhead, {}, turn.gatewayOverheadMs / 1000, ex);
 
     turn.attempts.forEach((attempt) => {
       inc(this.attempts, { model, outcome: attempt.outcome }, 1, ex);

@@ -85,6 +85,10 @@ export interface TurnRecord {
   endedAt: number;
   /** Streaming: when the first chunk reached the client. */
   firstChunkAt?: number;
+  /** Milliseconds (high resolution) in the gateway from the request's arrival to the first upstream attempt: reading
+   *  and checking the request, and for a session message the store work and the wait for its turn. Absent when no
+   *  attempt was made. */
+  gatewayOverheadMs?: number;
   clientAborted: boolean;
   /** When session history trimming happened for this turn. */
   trimmedTurns?: number;

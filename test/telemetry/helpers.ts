@@ -21,6 +21,7 @@ export function turn(overrides: Partial<TurnRecord> = {}): TurnRecord {
     stream: false,
     apiVersion: "v1beta",
     attempts: [{ startedAt: T0 + 1, endedAt: T0 + 200, httpStatus: 200, outcome: "ok" }],
+    gatewayOverheadMs: 1,
     retryBudgetExhausted: false,
     response: {
       usage: { promptTokenCount: 100, candidatesTokenCount: 20, thoughtsTokenCount: 30, totalTokenCount: 150 },
