@@ -3,6 +3,13 @@
 
 export type Role = "user" | "model";
 
+/** Gemini's model ids (gemini-2.5-flash, gemini-2.0-flash-001...). The gateway puts a model id into the upstream
+ *  path, so anything else (`..`, an encoded `/`) is refused: it could steer the path out of /models with the
+ *  gateway's own key. */
+export const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const modelIdProblem = (model: string): string =>
+  `"${model}" is not a model name: use letters, digits, ".", "-" and "_" (e.g. gemini-2.5-flash).`;
+
 export interface Part {
   text?: string;
   inlineData?: { mimeType: string; data: string };

@@ -7,6 +7,7 @@ import type { Authenticator } from "../gateway/auth.js";
 import type { CallMethod, ModelCallService } from "../gateway/model-call.js";
 import { clientDisconnectSignal, nodeResponseWriter, tagRoute, writeGeminiError } from "../gateway/response-writer.js";
 import { GeminiError, invalidArgument, notFound } from "../gemini/errors.js";
+import { MODEL_ID, modelIdProblem } from "../gemini/types.js";
 import type { RouteName } from "../turn/record.js";
 import { readBody } from "./body.js";
 import { toGeminiError } from "./http-errors.js";
@@ -25,12 +26,14 @@ const POST_METHODS = new Set(["generateContent", "streamGenerateContent", "count
 
 /**
  * The proxy route of a request: undefined when the path is not one of ours (the app answers 404), a GeminiError
- * for a known path with an unsupported model method (404, as Google) or the wrong HTTP method (405 + Allow).
+ * for a known path with an invalid model name (400), an unsupported model method (404, as Google) or the wrong HTTP
+ * method (405 + Allow).
  */
 export function matchProxyRoute(httpMethod: string, path: string): ProxyRoute | GeminiError | undefined {
   const match = PATH.exec(path);
   if (!match) return undefined;
   const [, apiVersion = "", model = "", method] = match;
+  if (model && !MODEL_ID.test(model)) return invalidArgument(modelIdProblem(model));
   let route: ProxyRoute;
   if (method === undefined) {
     route = model

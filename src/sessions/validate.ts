@@ -5,7 +5,7 @@
 
 import { z } from "zod";
 import { invalidArgument } from "../gemini/errors.js";
-import { PART_DATA_FIELDS } from "../gemini/types.js";
+import { MODEL_ID, modelIdProblem, PART_DATA_FIELDS } from "../gemini/types.js";
 import type { Content, GenerationConfig, Part } from "../gemini/types.js";
 import type { SessionSettings } from "./store.js";
 
@@ -110,7 +110,11 @@ export function validateNewTurn(history: readonly Content[], turn: Content, stri
 const contentShape = z.object({ role: z.string().optional(), parts: z.array(z.record(z.string(), z.unknown())) }).loose();
 
 export const createSessionBody = z.strictObject({
-  model: z.string().min(1, "model must be a non-empty string").transform((m) => m.replace(/^models\//, "")),
+  model: z
+    .string()
+    .min(1, "model must be a non-empty string")
+    .transform((m) => m.replace(/^models\//, ""))
+    .refine((m) => MODEL_ID.test(m), { error: (issue) => modelIdProblem(String(issue.input)) }),
   history: z.array(z.unknown()).optional(),
   systemInstruction: z.union([z.string(), contentShape]).optional(),
   generationConfig: z.record(z.string(), z.unknown()).optional(),

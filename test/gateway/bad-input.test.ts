@@ -1,5 +1,6 @@
 // Bad input gets a clear Gemini-format error, and the gateway keeps serving. Log lines never hold keys or text.
 import { once } from "node:events";
+import { get as httpGet, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -73,6 +74,23 @@ describe("bad input", () => {
     const wrong = await fetch(`${stack.url}${GENERATE}`, { headers: { "x-goog-api-key": GATEWAY_KEY } });
     expect(wrong.headers.get("allow")).toBe("POST");
     await expectEnvelope(wrong, 405, "UNIMPLEMENTED");
+  });
+
+  test("a model name that is not one (a dot segment, an encoded slash) is refused, and nothing goes upstream", async () => {
+    const before = (await stack.sim.stats()).requests;
+    // fetch (and a URL string) would resolve the dot segment itself; a raw path goes as it is, as any client could send it.
+    const dots = await new Promise<IncomingMessage>((resolve, reject) =>
+      httpGet({ host: "127.0.0.1", port: new URL(stack.url).port, path: "/v1beta/models/..", headers: { "x-goog-api-key": GATEWAY_KEY } }, resolve).on(
+        "error",
+        reject,
+      ),
+    );
+    let text = "";
+    for await (const chunk of dots) text += String(chunk);
+    expect(dots.statusCode).toBe(400);
+    expect((JSON.parse(text) as { error: { message: string } }).error.message).toMatch(/^"\.\." is not a model name/);
+    await expectEnvelope(await post(stack, "/v1beta/models/x%2F..%2F..%2Fcorpora:generateContent", userContent("hi")), 400, "INVALID_ARGUMENT");
+    expect((await stack.sim.stats()).requests).toBe(before);
   });
 
   test("the gateway keeps serving, health and readiness included", async () => {

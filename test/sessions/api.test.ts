@@ -131,6 +131,8 @@ describe("the session API", () => {
       ["POST", "/v1/sessions", "{not json", 400, "INVALID_ARGUMENT", expect.stringMatching(/^Invalid JSON payload received\. \S/)],
       ["POST", "/v1/sessions", { model: "m", history: [{ role: "user", parts: [{ text: "a" }] }, { role: "assistant", parts: [{ text: "b" }] }] }, 400, "INVALID_ARGUMENT", 'history[1]: role "assistant" is not one of user, model'],
       ["POST", "/v1/sessions", { model: "m", extra: 1 }, 400, "INVALID_ARGUMENT", 'Invalid JSON payload received. Unknown name "extra": Cannot find field.'],
+      // the model goes into the upstream path: no dot segments or slashes
+      ["POST", "/v1/sessions", { model: "../../v1beta/cachedContents" }, 400, "INVALID_ARGUMENT", 'model: "../../v1beta/cachedContents" is not a model name: use letters, digits, ".", "-" and "_" (e.g. gemini-2.5-flash).'],
       ["GET", "/v1/sessions?limit=0", undefined, 400, "INVALID_ARGUMENT", "limit must be an integer from 1 to 1000"],
       ["GET", "/v1/sessions/nope", undefined, 404, "NOT_FOUND", "Session nope was not found."],
     ];
