@@ -27,12 +27,19 @@ describe("gateway overhead", () => {
       const created = (await (await fetch(`${stack.url}/v1/sessions`, { method: "POST", headers, body: JSON.stringify({ model: "gemini-2.0-flash" }) })).json()) as { id: string };
       const send = (message: string) =>
         fetch(`${stack.url}/v1/sessions/${created.id}/messages`, { method: "POST", headers, body: JSON.stringify({ message }) }).then((r) => r.json());
-      await Promise.all([send("first"), send("second")]);
+      // The second message is sent while the first one's answer is still streaming (250 ms), so it must wait.
+      const first = send("first");
+      await eventually(async () => (await stack.sim.stats()).requests === 1);
+      await Promise.all([first, send("second")]);
       await eventually(() => stack.records.length === 2);
-      const [first, second] = [...stack.records].sort((a, b) => a.startedAt - b.startedAt);
-      // The second model call could only start once the first had finished: it waited at least that long.
-      expect(second!.gatewayOverheadMs!).toBeGreaterThanOrEqual(first!.endedAt - first!.startedAt - 1);
-      expect(first!.gatewayOverheadMs!).toBeLessThan(second!.gatewayOverheadMs!);
+      const [one, two] = [...stack.records].sort((a, b) => a.startedAt - b.startedAt);
+      // The second model call started once the first had finished (its turn came after the first's commit)...
+      expect(two!.attempts[0]!.startedAt).toBeGreaterThanOrEqual(one!.endedAt);
+      // ...and its overhead reaches back to its arrival, before the first had finished: the wait is counted.
+      // (Without the wait it would end up at or after one.endedAt; 1 ms for Date.now's rounding.)
+      const arrivedAt = two!.attempts[0]!.startedAt - two!.gatewayOverheadMs!;
+      expect(arrivedAt + 1).toBeLessThan(one!.endedAt);
+      expect(one!.gatewayOverheadMs!).toBeLessThan(two!.gatewayOverheadMs!);
     } finally {
       await stack.close();
     }
