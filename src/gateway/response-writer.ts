@@ -21,7 +21,12 @@ export interface RouteTag {
   modelCall: boolean;
 }
 const routeTags = new WeakMap<ServerResponse, RouteTag>();
-export const tagRoute = (res: ServerResponse, route: string, modelCall = false): void => void routeTags.set(res, { route, modelCall });
+/** Names the route of a response; the returned tag is the response's own, to mark when a model call covers it. */
+export function tagRoute(res: ServerResponse, route: string): RouteTag {
+  const tag: RouteTag = { route, modelCall: false };
+  routeTags.set(res, tag);
+  return tag;
+}
 export const routeTagOf = (res: ServerResponse): RouteTag | undefined => routeTags.get(res);
 
 export const JSON_CONTENT_TYPE = "application/json; charset=UTF-8";

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authenticator } from "../gateway/auth.js";
 import type { CallMethod, ModelCallService } from "../gateway/model-call.js";
-import { clientDisconnectSignal, nodeResponseWriter, tagRoute, writeGeminiError } from "../gateway/response-writer.js";
+import { clientDisconnectSignal, nodeResponseWriter, tagRoute, writeGeminiError, type RouteTag } from "../gateway/response-writer.js";
 import { GeminiError, invalidArgument, notFound } from "../gemini/errors.js";
 import { MODEL_ID, modelIdProblem } from "../gemini/types.js";
 import type { RouteName } from "../turn/record.js";
@@ -91,8 +91,8 @@ export function proxyHandler(deps: ProxyDeps): ProxyHandler {
     const queryAt = url.indexOf("?");
     const matched = matchProxyRoute(req.method ?? "GET", queryAt < 0 ? url : url.slice(0, queryAt));
     if (matched === undefined) return false;
-    tagRoute(res, matched instanceof GeminiError ? "unsupported" : matched.route);
-    proxy(deps, matched, req, res, receivedAt).catch((err: unknown) => {
+    const tag = tagRoute(res, matched instanceof GeminiError ? "unsupported" : matched.route);
+    proxy(deps, matched, req, res, receivedAt, tag).catch((err: unknown) => {
       // Answered already (the stream broke), or nobody is left to answer (the client went away mid-body).
       if (res.headersSent || req.socket.destroyed) return void res.destroy();
       const { error, unexpected } = toGeminiError(err, deps.maxBodyBytes);
@@ -109,6 +109,7 @@ async function proxy(
   req: IncomingMessage,
   res: ServerResponse,
   receivedAt: number,
+  tag: RouteTag,
 ): Promise<void> {
   if (matched instanceof GeminiError) throw matched;
   const query = queryOf(req.url ?? "");
@@ -126,7 +127,7 @@ async function proxy(
   }
 
   // From here the model-call service counts this request and writes its log line (with tokens and trace id).
-  tagRoute(res, matched.route, true);
+  tag.modelCall = true;
   const sessionHeader = req.headers["x-gateway-session"];
   await deps.service.run(
     {

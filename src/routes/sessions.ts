@@ -77,7 +77,8 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
     if (stream !== null && stream !== "sse") throw invalidArgument('stream must be "sse" (or absent for a unary reply)');
     // The model-call service counts this request and writes its log line (with tokens and trace id), unless the
     // send fails before the model is called (then the error handler below takes the tag back).
-    tagRoute(res, messageRoute(req), true);
+    const tag = routeTagOf(res);
+    if (tag) tag.modelCall = true;
     await service.send(
       caller(req),
       req.params.id,
@@ -98,7 +99,7 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
       return;
     }
     const tag = routeTagOf(res);
-    if (tag?.modelCall) tagRoute(res, tag.route); // no model call answered: the request log covers this one
+    if (tag) tag.modelCall = false; // no model call answered: the request log covers this one
     writeGeminiError(nodeResponseWriter(res), toGeminiError(error, maxBodyBytes).error); // (four parameters: express sees an error handler)
   });
   return router;
