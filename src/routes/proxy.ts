@@ -9,7 +9,7 @@ import { clientDisconnectSignal, nodeResponseWriter, tagRoute, writeGeminiError,
 import { GeminiError, invalidArgument, notFound } from "../gemini/errors.js";
 import { MODEL_ID, modelIdProblem } from "../gemini/types.js";
 import type { RouteName } from "../turn/record.js";
-import { readBody } from "./body.js";
+import { queryOf, readBody } from "./request.js";
 import { toGeminiError } from "./http-errors.js";
 
 export interface ProxyRoute {
@@ -53,10 +53,6 @@ export function matchProxyRoute(httpMethod: string, path: string): ProxyRoute | 
   return route;
 }
 
-/** The request's query string (the client key included: auth reads it, then it is removed). */
-export function queryOf(url: string): URLSearchParams {
-  return new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
-}
 
 /** The parsed body, or why it is not JSON in Google's words. */
 export function parseJsonBody(body: Buffer): { error: GeminiError } | { request: unknown } {

@@ -8,6 +8,7 @@ import type { NextFunction, Request, Response, Router } from "express";
 import { GeminiError, invalidArgument } from "../gemini/errors.js";
 import { clientDisconnectSignal, JSON_CONTENT_TYPE, nodeResponseWriter, routeTagOf, tagRoute, writeGeminiError } from "../gateway/response-writer.js";
 import { toGeminiError } from "./http-errors.js";
+import { queryOf } from "./request.js";
 import type { Authenticator, Caller } from "../gateway/auth.js";
 import type { SessionService } from "../sessions/service.js";
 
@@ -15,10 +16,6 @@ export type SessionAuth = Pick<Authenticator, "authenticate">;
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 1000;
-
-function queryOf(req: Request): URLSearchParams {
-  return new URL(req.originalUrl, "http://gateway").searchParams;
-}
 
 function sendJson(res: Response, status: number, body: unknown): void {
   res.status(status).set("content-type", JSON_CONTENT_TYPE).send(`${JSON.stringify(body, null, 2)}\n`);
@@ -35,7 +32,7 @@ function pageSize(raw: string | null): number {
 export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBodyBytes = 20 * 1024 * 1024): Router {
   const router = express.Router();
   const caller = (req: Request): Caller => {
-    const result = auth.authenticate(req.headers, queryOf(req));
+    const result = auth.authenticate(req.headers, queryOf(req.originalUrl));
     if (result instanceof GeminiError) throw result;
     return result;
   };
@@ -53,7 +50,7 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
   });
 
   router.get("/v1/sessions", named("sessionList"), async (req, res) => {
-    const query = queryOf(req);
+    const query = queryOf(req.originalUrl);
     const cursor = query.get("cursor") || undefined;
     sendJson(res, 200, await service.list(caller(req), pageSize(query.get("limit")), cursor));
   });
@@ -67,13 +64,13 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
     res.status(204).end();
   });
 
-  const messageRoute = (req: Request): string => (queryOf(req).get("stream") === "sse" ? "sessionMessageStream" : "sessionMessage");
+  const messageRoute = (req: Request): string => (queryOf(req.originalUrl).get("stream") === "sse" ? "sessionMessageStream" : "sessionMessage");
   const arrived = (req: Request, res: Response, next: NextFunction): void => {
     res.locals["receivedAt"] = performance.now(); // the gateway's own time (overhead metric) counts from here
     named(messageRoute(req))(req, res, next);
   };
   router.post("/v1/sessions/:id/messages", arrived, json, async (req: Request<{ id: string }>, res: Response) => {
-    const stream = queryOf(req).get("stream");
+    const stream = queryOf(req.originalUrl).get("stream");
     if (stream !== null && stream !== "sse") throw invalidArgument('stream must be "sse" (or absent for a unary reply)');
     // The model-call service counts this request and writes its log line (with tokens and trace id), unless the
     // send fails before the model is called (then the error handler below takes the tag back).

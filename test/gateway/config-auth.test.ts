@@ -6,7 +6,8 @@ import { hashApiKey, loadGatewayConfig } from "../../src/config/gateway.js";
 import { ConfigError } from "../../src/config/source.js";
 import { Authenticator, passthroughTenant } from "../../src/gateway/auth.js";
 import { GeminiError } from "../../src/gemini/errors.js";
-import { matchProxyRoute, parseJsonBody, queryOf } from "../../src/routes/proxy.js";
+import { matchProxyRoute, parseJsonBody } from "../../src/routes/proxy.js";
+import { queryOf } from "../../src/routes/request.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../../src/upstream/headers.js";
 
 const problemsOf = (env: Record<string, string>, argv: string[] = []): string[] => {

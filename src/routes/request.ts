@@ -1,5 +1,6 @@
-// A request body as bytes: bounded by MAX_BODY_BYTES and decoded from its Content-Encoding, read with raw-body (the
-// reader under express's body parsers) but without express's per-request machinery, for the proxy's hot path.
+// Reading a request, for every route: its query string, and its body as bytes (bounded by MAX_BODY_BYTES and decoded
+// from its Content-Encoding, read with raw-body, the reader under express's body parsers, without express's
+// per-request machinery, for the proxy's hot path).
 
 import type { IncomingMessage } from "node:http";
 import type { Transform } from "node:stream";
@@ -13,6 +14,11 @@ const DECODERS: Record<string, () => Transform> = {
   deflate: createInflate,
   br: createBrotliDecompress,
 };
+
+/** The query string of a request URL (the client key included: auth reads it, then the proxy removes it). */
+export function queryOf(url: string): URLSearchParams {
+  return new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+}
 
 /** The body, decoded; the limit applies to the decoded bytes. Errors carry an HTTP status (413, 400). */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
