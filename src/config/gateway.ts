@@ -32,6 +32,9 @@ export interface GatewayConfig {
   drainTimeoutMs: number;
   /** How long an idle client connection is kept open: longer than the idle timeout of a load balancer in front. */
   keepAliveTimeoutMs: number;
+  /** The URL clients reach the gateway at, for URLs the gateway hands back (a resumable upload's); default: from
+   *  each request's Host (and X-Forwarded-Proto / X-Forwarded-Host) headers. */
+  publicUrl?: string;
   logLevel: LogLevel;
 }
 
@@ -69,6 +72,7 @@ const schema = z.object({
   MAX_BODY_BYTES: int(1).default(20 * 1024 * 1024),
   DRAIN_TIMEOUT_MS: int(0).default(25_000),
   KEEP_ALIVE_TIMEOUT_MS: int(1).default(65_000),
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL, e.g. https://gateway.example.com" }).optional(),
   LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
       error: "must be one of fatal, error, warn, info, debug, trace, silent",
@@ -167,6 +171,7 @@ export const gatewaySection: ConfigSection<GatewayConfig> = {
         maxBodyBytes: s.MAX_BODY_BYTES,
         drainTimeoutMs: s.DRAIN_TIMEOUT_MS,
         keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS,
+        ...(s.PUBLIC_URL ? { publicUrl: s.PUBLIC_URL.replace(/\/+$/, "") } : {}),
         logLevel: s.LOG_LEVEL,
       },
     };

@@ -15,8 +15,13 @@ export interface Caller {
 
 export const ANONYMOUS_TENANT = "anonymous";
 
-/** The key as the SDKs send it: the x-goog-api-key header, else ?key=. */
-export function presentedKey(headers: IncomingHttpHeaders, query: URLSearchParams): string | undefined {
+/** The key as the SDKs send it: the x-goog-api-key header, else ?key=; on the OpenAI-compatible routes
+ *  (`bearer`), first `Authorization: Bearer <key>` as the openai SDK sends it. */
+export function presentedKey(headers: IncomingHttpHeaders, query: URLSearchParams, bearer = false): string | undefined {
+  if (bearer) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? "");
+    if (match) return match[1];
+  }
   const header = headers["x-goog-api-key"];
   const key = typeof header === "string" && header !== "" ? header : query.get("key");
   return key || undefined;
@@ -48,8 +53,8 @@ export class Authenticator {
     private readonly upstreamKey: string | undefined,
   ) {}
 
-  authenticate(headers: IncomingHttpHeaders, query: URLSearchParams): Caller | GeminiError {
-    const key = presentedKey(headers, query);
+  authenticate(headers: IncomingHttpHeaders, query: URLSearchParams, bearer = false): Caller | GeminiError {
+    const key = presentedKey(headers, query, bearer);
     switch (this.auth.mode) {
       case "none":
         return { tenant: ANONYMOUS_TENANT, upstreamKey: this.upstreamKey ?? key ?? "" };
@@ -64,5 +69,11 @@ export class Authenticator {
         return tenant !== undefined && this.upstreamKey ? { tenant, upstreamKey: this.upstreamKey } : invalidKeyError();
       }
     }
+  }
+
+  /** A caller known otherwise than by a key (the tenant that started an upload); undefined in passthrough mode,
+   *  where the upstream key is the client's own. */
+  callerFor(tenant: string): Caller | undefined {
+    return this.auth.mode !== "passthrough" && this.upstreamKey ? { tenant, upstreamKey: this.upstreamKey } : undefined;
   }
 }

@@ -1,40 +1,71 @@
-// THE data path of a model call, shared by the proxy routes and the sessions service:
-//   upstream attempts (retry policy, budget, deadline) -> response streamed to the client through the tap
+// THE data path of every call the gateway forwards, whatever its route or wire format (native, OpenAI-compatible,
+// the REST resources, session messages):
+//   upstream attempts (retry policy, budget, deadline) -> response streamed to the client through the route's tap
 //   -> ONE TurnRecord handed to the TurnSink (also on failure and client abort) -> one request log line.
 
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
+import type { Readable } from "node:stream";
 import { context, propagation, type Context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/gateway.js";
-import { deadlineExceeded, parseErrorEnvelope, unavailable, type GeminiError } from "../gemini/errors.js";
+import { deadlineExceeded, GeminiError, parseErrorEnvelope, unavailable } from "../gemini/errors.js";
 import { retryDelayMs } from "../gemini/retry-info.js";
-import { ResponseTap, responseFormat } from "../gemini/stream-tap.js";
-import type { Content, GenerateContentRequest, ModelMethod } from "../gemini/types.js";
+import type { Content, GenerateContentRequest } from "../gemini/types.js";
+import { breakdownTotal, promptTokens } from "../gemini/usage.js";
+import { chatCapturedInput, chatGenerationConfig } from "../openai/request.js";
+import { createTap, type TapKind } from "../taps/index.js";
 import type { AttemptRecord, Operation, RecordedTurn, RouteName, TurnRecord, TurnSink } from "../turn/record.js";
 import { UpstreamClient, type UpstreamResponse } from "../upstream/client.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.js";
 import { RetryBudget } from "../upstream/retry-budget.js";
 import { decideRetry, outcomeOfStatus, quotaOf, type AttemptResult, type RetryDecision } from "../upstream/retry-policy.js";
-import { writeGeminiError, type ResponseWriter } from "./response-writer.js";
+import { writeGeminiError, type ErrorShape, type ResponseWriter } from "./response-writer.js";
 
-/** The model methods, plus the two model-listing GETs. */
-export type CallMethod = ModelMethod | "listModels" | "getModel";
-
-export interface ModelCallInput {
+/** What is called upstream and how its answer is read: a route of the route table, or a session message's call. */
+export interface CallTarget {
   route: RouteName;
+  operation: Operation;
   apiVersion: string;
-  /** The model id as in the path (`gemini-2.5-flash`); empty for listModels. */
+  /** The model id (`gemini-2.5-flash`, `tunedModels/x`); empty when the call names none. */
   model: string;
-  method: CallMethod;
+  httpMethod: string;
+  /** The upstream path, without the query. */
+  path: string;
   stream: boolean;
+  tap: TapKind;
+  /** Upstream auth as OpenAI's `Authorization: Bearer <key>` (the OpenAI-compatible routes), else x-goog-api-key. */
+  bearerAuth?: boolean;
+  /** The shape of the gateway's own errors; default Gemini's envelope. */
+  errors?: ErrorShape;
+}
+
+/** A generate call on a model (sessions). */
+export function generateTarget(route: RouteName, apiVersion: string, model: string, stream: boolean): CallTarget {
+  const method = stream ? "streamGenerateContent" : "generateContent";
+  return { route, operation: "generate_content", apiVersion, model, httpMethod: "POST", path: `/${apiVersion}/models/${model}:${method}`, stream, tap: "generate" };
+}
+
+/** What a route does with a 2xx answer besides passing it on (resource ownership, the upload URL). */
+export interface ResponseHook {
+  /** Rewrites the head before it is sent (may wait, e.g. to record who owns an upload). */
+  headers?(headers: Record<string, string>): Promise<void>;
+  /** Reads the whole body and returns what the client gets instead (record who owns a created resource before its
+   *  name reaches the client; keep only the caller's items of a list). */
+  body?(body: Buffer): Promise<Buffer>;
+  /** Runs on the finished record before it is recorded (a batch's results are metered once; a delete releases). */
+  settle?(record: TurnRecord): Promise<void>;
+}
+
+export interface ModelCallInput extends CallTarget {
   /** Forwarded upstream (alt=sse, pageSize...); the key must already be removed. */
   query: URLSearchParams;
-  /** Exact bytes to send upstream (empty for GETs). */
-  body: Buffer;
-  /** The body already parsed, when the caller has it (saves a second parse; read for generationConfig). */
+  /** The bytes to send upstream (empty: none), or a stream piped as it arrives (file data: never retried). */
+  body: Buffer | Readable;
+  /** The body already parsed, when the caller has it (saves a second parse; read for the generation parameters). */
   request?: unknown;
+  hook?: ResponseHook;
   tenant: string;
   upstreamKey: string;
   conversationId?: string;
@@ -42,7 +73,7 @@ export interface ModelCallInput {
   trimmedTurns?: number;
   /** Keep the reply's text and model turn in the record (sessions need it). */
   captureResponseContent?: boolean;
-  /** For x-server-timeout, traceparent, user-agent. */
+  /** For x-server-timeout, traceparent, user-agent, the upload headers. */
   clientHeaders: IncomingHttpHeaders;
   /** The trace context the call's span nests in (a session message's); default: the client's traceparent. */
   parentContext?: Context;
@@ -58,6 +89,9 @@ export interface ModelCallResult {
   recorded: RecordedTurn;
 }
 
+/** Where telemetry failed for a turn: the turn itself is still counted (see TurnSink). */
+export type TelemetryStage = "span" | "exemplar" | "metrics" | "log" | "settle";
+
 export interface ModelCallDeps {
   config: GatewayConfig;
   turnSink: TurnSink;
@@ -70,15 +104,9 @@ export interface ModelCallDeps {
   random?: () => number;
   /** Keep request contents and reply text in the record (OTel message content capture). */
   captureMessageContent?: boolean;
+  /** A fault outside the sink (the log line, a settle hook): counted and logged by telemetry. */
+  onTelemetryFault?(stage: TelemetryStage, err: unknown): void;
 }
-
-const OPERATIONS: Record<CallMethod, Operation> = {
-  generateContent: "generate_content",
-  streamGenerateContent: "generate_content",
-  countTokens: "count_tokens",
-  listModels: "list_models",
-  getModel: "get_model",
-};
 
 /** Why the call stopped early: the client went away, or the request's deadline passed. */
 class CallAborted extends Error {
@@ -95,12 +123,9 @@ export function requestDeadline(startedAt: number, deadlineMs: number, serverTim
   return startedAt + Math.min(deadlineMs, clientMs);
 }
 
-export function upstreamPath(input: Pick<ModelCallInput, "apiVersion" | "model" | "method" | "query">): string {
+export function upstreamPath(input: Pick<ModelCallInput, "path" | "query">): string {
   const query = input.query.toString();
-  const suffix = query ? `?${query}` : "";
-  if (input.method === "listModels") return `/${input.apiVersion}/models${suffix}`;
-  if (input.method === "getModel") return `/${input.apiVersion}/models/${input.model}${suffix}`;
-  return `/${input.apiVersion}/models/${input.model}:${input.method}${suffix}`;
+  return query ? `${input.path}?${query}` : input.path;
 }
 
 export class ModelCallService {
@@ -121,14 +146,31 @@ export class ModelCallService {
   async run(input: ModelCallInput, out: ResponseWriter): Promise<ModelCallResult> {
     const call = new ModelCall(this.deps, this.client, this.budget, input, out);
     const record = await call.execute();
+    if (input.hook?.settle) {
+      try {
+        await input.hook.settle(record);
+      } catch (err) {
+        this.fault("settle", err);
+      }
+    }
     let recorded: RecordedTurn = {};
     try {
       recorded = this.deps.turnSink.record(record);
     } catch (err) {
-      this.deps.logger.error({ err }, "turn sink failed");
+      // The sink isolates its own stages; this is the last guard, so a sink bug never takes the request down.
+      this.fault("metrics", err);
     }
-    logTurn(this.deps.logger, record, recorded);
+    try {
+      logTurn(this.deps.logger, record, recorded);
+    } catch (err) {
+      this.fault("log", err);
+    }
     return { record, recorded };
+  }
+
+  private fault(stage: TelemetryStage, err: unknown): void {
+    if (this.deps.onTelemetryFault) this.deps.onTelemetryFault(stage, err);
+    else this.deps.logger.error({ err, stage }, "telemetry failed for a turn");
   }
 }
 
@@ -142,6 +184,8 @@ class ModelCall {
   private readonly controller = new AbortController();
   private upstreamMs = 0;
   private headSent = false;
+  /** The request body is piped upstream as it arrives (file data). */
+  private readonly streamedBody: boolean;
 
   constructor(
     private readonly deps: ModelCallDeps,
@@ -151,11 +195,12 @@ class ModelCall {
     private readonly out: ResponseWriter,
   ) {
     this.t0 = input.receivedAt ?? performance.now();
+    this.streamedBody = !Buffer.isBuffer(input.body);
     const startedAt = Date.now();
     this.deadline = requestDeadline(startedAt, deps.config.requestDeadlineMs, input.clientHeaders["x-server-timeout"]);
     this.record = {
       route: input.route,
-      operation: OPERATIONS[input.method],
+      operation: input.operation,
       model: input.model,
       tenant: input.tenant,
       stream: input.stream,
@@ -212,12 +257,13 @@ class ModelCall {
         { attemptsMade: this.record.attempts.length, now: Date.now(), deadline: this.deadline, random: this.deps.random },
         this.deps.config.retry,
       );
-      if (decision.retry && this.budget.tryRetry()) {
+      // A streamed body went upstream with the first attempt: there is nothing left to send again.
+      if (decision.retry && !this.streamedBody && this.budget.tryRetry()) {
         attempt.retry = { reason: decision.reason, delayMs: decision.delayMs, source: decision.source };
         await sleep(decision.delayMs, undefined, { signal: this.controller.signal }).catch(() => this.throwIfAborted());
         continue;
       }
-      if (decision.retry) this.record.retryBudgetExhausted = true;
+      if (decision.retry && !this.streamedBody) this.record.retryBudgetExhausted = true;
       if (response && errorText !== undefined) return this.forwardError(response, errorText, result, decision);
       return this.gatewayError(result.outcome === "timeout" ? timeoutError() : unreachableError(), result.outcome);
     }
@@ -235,11 +281,16 @@ class ModelCall {
     const timer = setTimeout(() => attemptController.abort(new AttemptTimedOut()), timeoutMs);
     const sentAt = performance.now();
     try {
+      const body = this.input.body;
       const response = await this.client.send({
-        method: this.input.method === "listModels" || this.input.method === "getModel" ? "GET" : "POST",
+        method: this.input.httpMethod,
         path: upstreamPath(this.input),
-        headers: upstreamRequestHeaders(this.input.clientHeaders, this.input.upstreamKey, this.upstreamServerTimeout()),
-        ...(this.input.body.length > 0 ? { body: this.input.body } : {}),
+        headers: upstreamRequestHeaders(this.input.clientHeaders, this.input.upstreamKey, {
+          serverTimeoutSeconds: this.upstreamServerTimeout(),
+          bearer: this.input.bearerAuth === true,
+          streamedBody: this.streamedBody,
+        }),
+        ...(this.streamedBody || (body as Buffer).length > 0 ? { body } : {}),
         signal: attemptController.signal,
       });
       attempt.httpStatus = response.status;
@@ -261,27 +312,43 @@ class ModelCall {
     }
   }
 
-  /** A 2xx: head, then every chunk as it arrives, read by the tap on its way. */
+  /** A 2xx: head, then every chunk as it arrives, read by the tap on its way (or, for a route that must see the
+   *  whole answer first, the body once its hook has read it). */
   private async streamThrough(response: UpstreamResponse, attemptSignal: AbortSignal): Promise<void> {
     this.record.httpStatus = response.status;
-    this.writeHead(response.status, clientResponseHeaders(response.headers));
-    const tap = new ResponseTap(responseFormat(this.input.stream, this.input.query), {
+    const headers = clientResponseHeaders(response.headers);
+    const hook = this.input.hook;
+    if (hook?.headers) await hook.headers(headers);
+    const tap = createTap(this.input.tap, this.input, {
       captureContent: this.input.captureResponseContent === true || this.deps.captureMessageContent === true,
     });
+    const held: Buffer[] | undefined = hook?.body ? [] : undefined;
+    if (!held) this.writeHead(response.status, headers);
     try {
       for await (const chunk of response.body) {
         this.record.firstChunkAt ??= Date.now();
-        tap.push(chunk);
-        await this.out.chunk(chunk);
+        tap?.push(chunk);
+        if (held) held.push(chunk);
+        else await this.out.chunk(chunk);
       }
     } catch (err) {
-      this.record.response = tap.finish().response;
+      if (tap) this.record.response = tap.finish().response;
       if (!this.controller.signal.aborted && !attemptSignal.aborted) this.record.errorType = "midstream_error";
       throw err;
     }
-    const tapped = tap.finish();
-    this.record.response = tapped.response;
-    if (tapped.streamError) this.record.errorType = "midstream_error";
+    const tapped = tap?.finish();
+    if (tapped) {
+      this.record.response = tapped.response;
+      if (tapped.streamError) this.record.errorType = "midstream_error";
+      // A call that names its model only in the answer (a batch, a cache) is measured under that model.
+      if (!this.record.model && tapped.response.modelVersion) this.record.model = tapped.response.modelVersion;
+    }
+    if (held && hook?.body) {
+      const body = await hook.body(Buffer.concat(held));
+      headers["content-length"] = String(body.length);
+      this.writeHead(response.status, headers);
+      await this.out.chunk(body);
+    }
     this.out.end();
   }
 
@@ -305,7 +372,7 @@ class ModelCall {
     this.record.httpStatus = error.code;
     this.record.errorType = errorType;
     this.headSent = true;
-    writeGeminiError(this.out, error, { "server-timing": this.serverTiming() });
+    writeGeminiError(this.out, error, { "server-timing": this.serverTiming() }, this.input.errors);
   }
 
   /** The call ended by an exception: client gone, deadline, or upstream failure mid-body. */
@@ -321,6 +388,9 @@ class ModelCall {
     if (reason instanceof CallAborted && reason.kind === "deadline") {
       this.record.errorType ??= "timeout";
       if (!this.headSent) return this.gatewayError(timeoutError(), "timeout");
+    } else if (!this.headSent && err instanceof GeminiError) {
+      // A route's hook refused the answer before it was sent (e.g. its ownership store is down).
+      return this.gatewayError(err, String(err.code));
     } else if (!this.headSent) {
       this.deps.logger.error({ err }, "model call failed");
       return this.gatewayError(unreachableError(), "network");
@@ -352,23 +422,34 @@ class ModelCall {
     if (this.controller.signal.aborted) throw this.controller.signal.reason;
   }
 
-  /** generationConfig (and, with content capture on, the request contents) for the record. */
+  /** The generation parameters (and, with content capture on, the request contents) of an inference call. */
   private readRequest(): void {
+    const { operation, body } = this.input;
+    if (operation !== "generate_content" && operation !== "chat") return;
     let request = this.input.request;
-    if (request === undefined && this.input.body.length > 0 && this.input.method !== "countTokens") {
+    if (request === undefined && Buffer.isBuffer(body) && body.length > 0) {
       try {
-        request = JSON.parse(this.input.body.toString("utf8"));
+        request = JSON.parse(body.toString("utf8"));
       } catch {
         return;
       }
     }
-    if (!request || typeof request !== "object") return;
-    const body = request as GenerateContentRequest & { generation_config?: GenerateContentRequest["generationConfig"] };
-    const generationConfig = body.generationConfig ?? body.generation_config;
-    if (generationConfig) this.record.generationConfig = generationConfig;
-    if (this.deps.captureMessageContent && Array.isArray(body.contents)) {
-      this.record.capturedInput = { contents: body.contents as Content[] };
-      if (body.systemInstruction) this.record.capturedInput.systemInstruction = body.systemInstruction;
+    if (!request || typeof request !== "object" || Array.isArray(request)) return;
+    if (operation === "chat") {
+      const generationConfig = chatGenerationConfig(request);
+      if (generationConfig) this.record.generationConfig = generationConfig;
+      if (this.deps.captureMessageContent) {
+        const captured = chatCapturedInput(request);
+        if (captured) this.record.capturedInput = captured;
+      }
+      return;
+    }
+    const gemini = request as GenerateContentRequest & { generation_config?: GenerateContentRequest["generationConfig"] };
+    const generationConfig = gemini.generationConfig ?? gemini.generation_config;
+    if (generationConfig && typeof generationConfig === "object") this.record.generationConfig = generationConfig;
+    if (this.deps.captureMessageContent && Array.isArray(gemini.contents)) {
+      this.record.capturedInput = { contents: gemini.contents as Content[] };
+      if (gemini.systemInstruction) this.record.capturedInput.systemInstruction = gemini.systemInstruction;
     }
   }
 }
@@ -378,7 +459,7 @@ const unreachableError = (): GeminiError => unavailable("The gateway could not r
 
 /** The request's log line: what happened, never keys, prompts or answers. */
 function logTurn(logger: Logger, record: TurnRecord, recorded: RecordedTurn): void {
-  const usage = record.response?.usage;
+  const tokens = record.response?.tokens;
   logger.info(
     {
       tenant: record.tenant,
@@ -386,14 +467,8 @@ function logTurn(logger: Logger, record: TurnRecord, recorded: RecordedTurn): vo
       route: record.route,
       status: record.httpStatus,
       attempts: record.attempts.length,
-      ...(usage
-        ? {
-            tokens: {
-              input: usage.promptTokenCount ?? 0,
-              output: (usage.candidatesTokenCount ?? 0) + (usage.thoughtsTokenCount ?? 0),
-              total: usage.totalTokenCount ?? 0,
-            },
-          }
+      ...(tokens
+        ? { tokens: { input: promptTokens(tokens), output: tokens.output + tokens.thoughts, total: breakdownTotal(tokens) } }
         : {}),
       durationMs: record.endedAt - record.startedAt,
       ...(record.errorType ? { errorType: record.errorType } : {}),

@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GeminiError } from "../gemini/errors.js";
+import { openAiErrorBody } from "../openai/errors.js";
 
 export interface ResponseWriter {
   head(status: number, headers: Record<string, string>): void;
@@ -82,9 +83,13 @@ export function nodeResponseWriter(res: ServerResponse): ResponseWriter {
   };
 }
 
-export function writeGeminiError(out: ResponseWriter, error: GeminiError, headers: Record<string, string> = {}): void {
+/** The wire format of the gateway's own errors on a route: Gemini's envelope, or OpenAI's shape on the
+ *  OpenAI-compatible routes. */
+export type ErrorShape = "gemini" | "openai";
+
+export function writeGeminiError(out: ResponseWriter, error: GeminiError, headers: Record<string, string> = {}, shape: ErrorShape = "gemini"): void {
   out.head(error.code, { "content-type": JSON_CONTENT_TYPE, ...error.headers, ...headers });
-  void out.chunk(Buffer.from(error.toBody()));
+  void out.chunk(Buffer.from(shape === "openai" ? openAiErrorBody(error) : error.toBody()));
   out.end();
 }
 

@@ -1,58 +1,18 @@
-// The drop-in proxy routes: `/{v1beta|v1|v1alpha}/models/{model}:{generateContent|streamGenerateContent|countTokens}`
-// and `GET /{v}/models[/{model}]`. A thin shell: match, authenticate, read the raw body, hand over to the
-// model-call service. The body goes upstream byte for byte; it is parsed only to reject invalid JSON.
+// The drop-in proxy: every path of the Gemini API (native, OpenAI-compatible under /{v}/openai/, uploads under
+// /upload/{v}/), as the route table (src/gateway/route-table.ts) describes it. A thin shell: match, authenticate,
+// read (or stream) the body, check resource ownership, hand over to the model-call service. Bodies go upstream
+// byte for byte; a JSON body is parsed only where the gateway reads fields of it.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Authenticator } from "../gateway/auth.js";
-import type { CallMethod, ModelCallService } from "../gateway/model-call.js";
+import type { Readable } from "node:stream";
+import { presentedKey, type Authenticator, type Caller } from "../gateway/auth.js";
+import type { ModelCallService } from "../gateway/model-call.js";
 import { clientDisconnectSignal, nodeResponseWriter, tagRoute, writeGeminiError, type RouteTag } from "../gateway/response-writer.js";
-import { GeminiError, invalidArgument, notFound } from "../gemini/errors.js";
-import { MODEL_ID, modelIdProblem } from "../gemini/types.js";
-import type { RouteName } from "../turn/record.js";
-import { queryOf, readBody } from "./request.js";
+import { matchRoute, type RouteMatch } from "../gateway/route-table.js";
+import { GeminiError, invalidArgument } from "../gemini/errors.js";
+import type { ResourceGuard } from "../resources/guard.js";
 import { toGeminiError } from "./http-errors.js";
-
-export interface ProxyRoute {
-  route: RouteName;
-  method: CallMethod;
-  httpMethod: "GET" | "POST";
-  apiVersion: string;
-  model: string;
-  stream: boolean;
-}
-
-const PATH = /^\/(v1beta|v1|v1alpha)\/models(?:\/([^/:]+)(?::([^/:]+))?)?\/?$/;
-const POST_METHODS = new Set(["generateContent", "streamGenerateContent", "countTokens"]);
-
-/**
- * The proxy route of a request: undefined when the path is not one of ours (the app answers 404), a GeminiError
- * for a known path with an invalid model name (400), an unsupported model method (404, as Google) or the wrong HTTP
- * method (405 + Allow).
- */
-export function matchProxyRoute(httpMethod: string, path: string): ProxyRoute | GeminiError | undefined {
-  const match = PATH.exec(path);
-  if (!match) return undefined;
-  const [, apiVersion = "", model = "", method] = match;
-  if (model && !MODEL_ID.test(model)) return invalidArgument(modelIdProblem(model));
-  let route: ProxyRoute;
-  if (method === undefined) {
-    route = model
-      ? { route: "getModel", method: "getModel", httpMethod: "GET", apiVersion, model, stream: false }
-      : { route: "listModels", method: "listModels", httpMethod: "GET", apiVersion, model, stream: false };
-  } else if (POST_METHODS.has(method)) {
-    const modelMethod = method as "generateContent" | "streamGenerateContent" | "countTokens";
-    route = { route: modelMethod, method: modelMethod, httpMethod: "POST", apiVersion, model, stream: modelMethod === "streamGenerateContent" };
-  } else {
-    return notFound(`Method ${method} is not supported by this gateway (supported: generateContent, streamGenerateContent, countTokens).`);
-  }
-  if (httpMethod !== route.httpMethod && !(httpMethod === "HEAD" && route.httpMethod === "GET")) {
-    return new GeminiError(405, "UNIMPLEMENTED", `Method ${httpMethod} is not allowed on ${path}; use ${route.httpMethod}.`, undefined, {
-      allow: route.httpMethod,
-    });
-  }
-  return route;
-}
-
+import { queryOf, readBody } from "./request.js";
 
 /** The parsed body, or why it is not JSON in Google's words. */
 export function parseJsonBody(body: Buffer): { error: GeminiError } | { request: unknown } {
@@ -67,6 +27,7 @@ export function parseJsonBody(body: Buffer): { error: GeminiError } | { request:
 export interface ProxyDeps {
   service: ModelCallService;
   auth: Authenticator;
+  guard: ResourceGuard;
   maxBodyBytes: number;
   /** Errors that are not the client's (a bug): logged with their stack. */
   onUnexpectedError(err: unknown): void;
@@ -74,6 +35,8 @@ export interface ProxyDeps {
 
 /** Answers a request on a proxy route; false when the path is not one (the caller passes it on). */
 export type ProxyHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+const NO_BODY = Buffer.alloc(0);
 
 /**
  * The proxy routes as a plain node handler, mounted ahead of express: this is the path every SDK call takes, and
@@ -85,63 +48,104 @@ export function proxyHandler(deps: ProxyDeps): ProxyHandler {
     const receivedAt = performance.now();
     const url = req.url ?? "/";
     const queryAt = url.indexOf("?");
-    const matched = matchProxyRoute(req.method ?? "GET", queryAt < 0 ? url : url.slice(0, queryAt));
+    const query = queryOf(url);
+    const command = req.headers["x-goog-upload-command"];
+    const matched = matchRoute({
+      method: req.method ?? "GET",
+      path: queryAt < 0 ? url : url.slice(0, queryAt),
+      query,
+      ...(typeof command === "string" ? { uploadCommand: command } : {}),
+    });
     if (matched === undefined) return false;
     const tag = tagRoute(res, matched instanceof GeminiError ? "unsupported" : matched.route);
-    proxy(deps, matched, req, res, receivedAt, tag).catch((err: unknown) => {
+    const shape = matched instanceof GeminiError ? "gemini" : matched.errors;
+    proxy(deps, matched, req, res, { receivedAt, tag, query }).catch((err: unknown) => {
       // Answered already (the stream broke), or nobody is left to answer (the client went away mid-body).
       if (res.headersSent || req.socket.destroyed) return void res.destroy();
       const { error, unexpected } = toGeminiError(err, deps.maxBodyBytes);
       if (unexpected) deps.onUnexpectedError(err);
-      writeGeminiError(nodeResponseWriter(res), error);
+      writeGeminiError(nodeResponseWriter(res), error, {}, shape);
     });
     return true;
   };
 }
 
-async function proxy(
-  deps: ProxyDeps,
-  matched: ProxyRoute | GeminiError,
-  req: IncomingMessage,
-  res: ServerResponse,
-  receivedAt: number,
-  tag: RouteTag,
-): Promise<void> {
+interface Arrival {
+  receivedAt: number;
+  tag: RouteTag;
+  /** The request's query (the client key included until it is removed here). */
+  query: URLSearchParams;
+}
+
+async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: IncomingMessage, res: ServerResponse, arrival: Arrival): Promise<void> {
   if (matched instanceof GeminiError) throw matched;
-  const query = queryOf(req.url ?? "");
-  const caller = deps.auth.authenticate(req.headers, query);
-  if (caller instanceof GeminiError) throw caller;
+  const { query } = arrival;
+  const caller = await authenticate(deps, matched, req, query);
   query.delete("key");
 
-  let body: Buffer = Buffer.alloc(0);
+  let body: Buffer | Readable = NO_BODY;
   let request: unknown;
-  if (matched.httpMethod === "POST") {
+  if (matched.body === "json" || matched.body === "bytes") {
     body = await readBody(req, deps.maxBodyBytes);
-    const parsed = parseJsonBody(body);
-    if ("error" in parsed) throw parsed.error;
-    request = parsed.request;
+    if (matched.body === "json") {
+      const parsed = parseJsonBody(body);
+      if ("error" in parsed) throw parsed.error;
+      request = parsed.request;
+    }
+  } else if (matched.body === "stream") {
+    // File data is piped as it arrives; a compressed one would reach Google without its Content-Encoding.
+    const encoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+    if (encoding !== "identity") throw invalidArgument(`Send file data without a Content-Encoding (got "${encoding}").`);
+    body = req;
   }
+  const fromBody = isObject(request) ? request : {};
+  const model = matched.modelSource === "body" ? (typeof fromBody.model === "string" ? fromBody.model : "") : matched.model;
+  const stream = matched.stream === "body" ? fromBody.stream === true : matched.stream;
+
+  const guarded = { ownership: matched.ownership, tap: matched.tap, tenant: caller.tenant, clientHeaders: req.headers };
+  await deps.guard.admit(guarded, Buffer.isBuffer(body) ? body : undefined, request);
+  const hook = deps.guard.hook(guarded);
 
   // From here the model-call service counts this request and writes its log line (with tokens and trace id).
-  tag.modelCall = true;
+  arrival.tag.modelCall = true;
   const sessionHeader = req.headers["x-gateway-session"];
   await deps.service.run(
     {
       route: matched.route,
+      operation: matched.operation,
       apiVersion: matched.apiVersion,
-      model: matched.model,
-      method: matched.method,
-      stream: matched.stream,
+      model,
+      httpMethod: req.method ?? "GET",
+      path: matched.path,
+      stream,
+      tap: matched.tap,
+      bearerAuth: matched.bearerAuth,
+      errors: matched.errors,
       query,
       body,
       request,
+      ...(hook ? { hook } : {}),
       tenant: caller.tenant,
       upstreamKey: caller.upstreamKey,
       ...(typeof sessionHeader === "string" && sessionHeader ? { conversationId: sessionHeader } : {}),
       clientHeaders: req.headers,
-      receivedAt,
+      receivedAt: arrival.receivedAt,
       signal: clientDisconnectSignal(req, res),
     },
     nodeResponseWriter(res),
   );
 }
+
+/** The caller by its key; file data sent without one (its upload URL is its credential) is the upload's starter's. */
+async function authenticate(deps: ProxyDeps, matched: RouteMatch, req: IncomingMessage, query: URLSearchParams): Promise<Caller> {
+  const caller = deps.auth.authenticate(req.headers, query, matched.bearerAuth);
+  if (!(caller instanceof GeminiError)) return caller;
+  if (matched.ownership.kind === "upload_data" && presentedKey(req.headers, query, matched.bearerAuth) === undefined) {
+    const owner = await deps.guard.uploadOwner(matched.ownership.uploadId);
+    const starter = owner === undefined ? undefined : deps.auth.callerFor(owner);
+    if (starter) return starter;
+  }
+  throw caller;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);

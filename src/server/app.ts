@@ -13,6 +13,7 @@ import { toGeminiError } from "../routes/http-errors.js";
 import { metricsRouter } from "../routes/metrics.js";
 import { opsRoutes } from "../routes/ops.js";
 import { proxyHandler } from "../routes/proxy.js";
+import type { ResourceGuard } from "../resources/guard.js";
 import { sessionRoutes } from "../routes/sessions.js";
 import type { SessionService } from "../sessions/index.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
@@ -23,6 +24,7 @@ export interface AppDeps {
   config: Config;
   modelCalls: ModelCallService;
   sessions: SessionService;
+  guard: ResourceGuard;
   /** Absent when a test replaced the turn sink. */
   telemetry: Telemetry | undefined;
   auth: Authenticator;
@@ -35,7 +37,7 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 export function createRequestHandler(deps: AppDeps): RequestHandler {
   const maxBodyBytes = deps.config.gateway.maxBodyBytes;
   const onUnexpectedError = (err: unknown): void => deps.logger.error({ err }, "unhandled error");
-  const proxy = proxyHandler({ service: deps.modelCalls, auth: deps.auth, maxBodyBytes, onUnexpectedError });
+  const proxy = proxyHandler({ service: deps.modelCalls, auth: deps.auth, guard: deps.guard, maxBodyBytes, onUnexpectedError });
   const app = expressApp(deps, onUnexpectedError);
   const telemetry = deps.telemetry;
   const log = requestLog(deps.logger, telemetry && ((route, code) => telemetry.countRequest(route, code)));

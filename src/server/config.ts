@@ -2,6 +2,7 @@
 // Each concern adds its section with one line in `sections` and one in `Config`.
 
 import { gatewaySection, type GatewayConfig } from "../config/gateway.js";
+import { resourceSection, type ResourceConfig } from "../config/resources.js";
 import { sessionSection, type SessionConfig } from "../config/sessions.js";
 import { loadSections } from "../config/source.js";
 import { telemetrySection, type TelemetryConfig } from "../config/telemetry.js";
@@ -10,13 +11,16 @@ export const sections = {
   gateway: gatewaySection,
   sessions: sessionSection,
   telemetry: telemetrySection,
+  resources: resourceSection,
 };
 
-/** `sessions` and `telemetry` fall back to their defaults when a caller (a test) builds only the gateway section. */
+/** `sessions`, `telemetry` and `resources` fall back to their defaults when a caller (a test) builds only the gateway
+ *  section. */
 export interface Config {
   gateway: GatewayConfig;
   sessions?: SessionConfig;
   telemetry?: TelemetryConfig;
+  resources?: ResourceConfig;
 }
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[]): Config {

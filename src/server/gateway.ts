@@ -7,8 +7,11 @@ import type { AddressInfo } from "node:net";
 import { destination, pino, type Logger } from "pino";
 import { Authenticator } from "../gateway/auth.js";
 import { ModelCallService } from "../gateway/model-call.js";
+import { defaultResourceConfig } from "../config/resources.js";
 import { defaultSessionConfig } from "../config/sessions.js";
 import { loadTelemetryConfig } from "../config/telemetry.js";
+import { ResourceGuard } from "../resources/guard.js";
+import { openOwnerStore } from "../resources/owner-store.js";
 import { createSessions, type SessionService } from "../sessions/index.js";
 import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import type { TurnSink } from "../turn/record.js";
@@ -79,6 +82,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
         createTelemetry(config.telemetry ?? loadTelemetryConfig({}), {
           isKnownTenant: (tenant) => tenants.has(tenant),
           log: (message) => logger.info(message),
+          logError: (err, message) => logger.error({ err }, message),
         }))
       : undefined;
   const modelCalls = new ModelCallService({
@@ -87,8 +91,25 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     turnSink: deps.turnSink ?? telemetry!.turnSink,
     logger,
     ...(deps.random ? { random: deps.random } : {}),
+    ...(telemetry ? { onTelemetryFault: (stage, err) => telemetry.telemetryFault(stage, err) } : {}),
   });
-  const sessions = await createSessions(config.sessions ?? defaultSessionConfig, {
+  const sessionConfig = config.sessions ?? defaultSessionConfig;
+  const resourceConfig = config.resources ?? defaultResourceConfig;
+  // Resource ownership lives where sessions do: one replica's record is every replica's.
+  const guard = new ResourceGuard(
+    await openOwnerStore({
+      store: sessionConfig.store,
+      prefix: sessionConfig.redisPrefix,
+      maxOwners: resourceConfig.maxOwners,
+      ttlSeconds: resourceConfig.ownerTtlSeconds,
+    }),
+    {
+      isolation: resourceConfig.isolation && config.gateway.auth.mode === "keys",
+      upstreamBaseUrl: config.gateway.upstream.baseUrl,
+      ...(config.gateway.publicUrl ? { publicUrl: config.gateway.publicUrl } : {}),
+    },
+  );
+  const sessions = await createSessions(sessionConfig, {
     modelCalls,
     ...(telemetry ? { onEvent: (event) => telemetry.sessionEvent(event), tracing: telemetry.sessionTracing } : {}),
   });
@@ -98,6 +119,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     config,
     modelCalls,
     sessions,
+    guard,
     telemetry,
     auth: new Authenticator(config.gateway.auth, config.gateway.upstream.apiKey),
     logger,
@@ -143,6 +165,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       await closed;
       // After the last request: the snapshot holds every acknowledged turn.
       await sessions.store.close();
+      await guard.close();
       await modelCalls.close();
       await telemetry?.shutdown();
       logger.info("gateway stopped");

@@ -9,8 +9,9 @@
 
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { GeminiError, unavailable } from "../gemini/errors.js";
+import { closeRedis, connectRedis, openRedis, runOnRedis } from "../store/redis.js";
 import { turnFromContents } from "./history.js";
 import type { GoneReason, Lookup, SessionData, SessionPage, SessionStore, TurnLease } from "./store.js";
 
@@ -73,27 +74,20 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(options: RedisStoreOptions) {
     this.#options = options;
-    const redis = new Redis(options.url, {
-      enableOfflineQueue: false, // fail fast while Redis is down instead of queueing requests
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-      lazyConnect: true,
-    });
-    redis.on("error", () => {}); // reported per request as 503s; ioredis keeps reconnecting
+    const { redis, where } = connectRedis(options.url);
     redis.defineCommand("sessionCommit", { numberOfKeys: 2, lua: COMMIT });
     redis.defineCommand("sessionDelete", { numberOfKeys: 2, lua: DELETE });
     redis.defineCommand("sessionEnqueue", { numberOfKeys: 2, lua: ENQUEUE });
     redis.defineCommand("sessionTryAcquire", { numberOfKeys: 1, lua: TRY_ACQUIRE });
     this.#redis = redis as Redis & StoreCommands;
-    const { host, port } = redis.options;
-    this.#where = `Redis at ${host ?? "localhost"}:${port ?? 6379}`;
+    this.#where = where;
     this.#statsTimer = setInterval(() => void this.#refreshStats(), STATS_INTERVAL_MS).unref();
   }
 
   /** Connects (a Redis that is down at start-up is not fatal: session routes answer 503 until it is back). */
   static async open(options: RedisStoreOptions): Promise<RedisSessionStore> {
     const store = new RedisSessionStore(options);
-    await store.#redis.connect().catch(() => {});
+    await openRedis(store.#redis);
     return store;
   }
 
@@ -111,14 +105,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** Runs a Redis operation; a Redis failure becomes the 503 the session routes answer. */
-  async #run<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      if (err instanceof GeminiError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw unavailable(`The session store is unavailable (${this.#where}: ${reason}). Sessions cannot be used until it is back; the stateless proxy routes keep working.`);
-    }
+  #run<T>(op: () => Promise<T>): Promise<T> {
+    return runOnRedis(
+      { where: this.#where, what: "session store", consequence: "Sessions cannot be used until it is back; the stateless proxy routes keep working." },
+      op,
+    );
   }
 
   async create(session: SessionData): Promise<void> {
@@ -236,6 +227,6 @@ export class RedisSessionStore implements SessionStore {
 
   async close(): Promise<void> {
     clearInterval(this.#statsTimer);
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    await closeRedis(this.#redis);
   }
 }

@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { SessionConfig } from "../config/sessions.js";
 import type { Caller } from "../gateway/auth.js";
-import type { ModelCallService } from "../gateway/model-call.js";
+import { generateTarget, type ModelCallService } from "../gateway/model-call.js";
 import { GeminiError, notFound, resourceExhausted } from "../gemini/errors.js";
 import type { Content, GenerateContentRequest, GenerateContentResponse, GenerationConfig, UsageMetadata } from "../gemini/types.js";
 import type { ResponseWriter } from "../gateway/response-writer.js";
@@ -271,11 +271,7 @@ export class SessionService {
     const reply = options.stream ? new StreamReply(out) : new UnaryReply();
     const { record } = await this.#calls.run(
       {
-        route: options.stream ? "sessionMessageStream" : "sessionMessage",
-        apiVersion: options.apiVersion ?? "v1beta",
-        model: session.model,
-        method: options.stream ? "streamGenerateContent" : "generateContent",
-        stream: options.stream,
+        ...generateTarget(options.stream ? "sessionMessageStream" : "sessionMessage", options.apiVersion ?? "v1beta", session.model, options.stream),
         query: new URLSearchParams(options.stream ? { alt: "sse" } : {}),
         body: Buffer.from(JSON.stringify(request)),
         tenant: caller.tenant,

@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { RegistryContentType } from "prom-client";
 import { finishReasonLabel, truncationCause } from "../gemini/finish.js";
-import { TOKEN_TYPES, tokenBreakdown } from "../gemini/usage.js";
+import { breakdownTotal, promptTokens, TOKEN_TYPES } from "../gemini/usage.js";
 import type { TurnRecord } from "../turn/record.js";
 import { DURATION_BUCKETS, GEN_AI_PROVIDER_GEMINI, TOKEN_USAGE_BUCKETS } from "./semconv.js";
 
@@ -58,6 +58,8 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
 export const EVICTION_REASONS = ["capacity", "bytes", "ttl", "deleted"] as const;
 const KNOWN_EVICTION_REASONS: ReadonlySet<string> = new Set(EVICTION_REASONS);
 const NAMED_ERROR_TYPES: ReadonlySet<string> = new Set(["timeout", "network", "cancelled", "midstream_error"]);
+/** Calls whose answers carry finish reasons: gemini_gateway_responses_total and truncations count them. */
+const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(["generate_content", "chat"]);
 
 /** error_type label: "" when ok, an HTTP status, or one of the named kinds; anything else folds to `other`. */
 export function errorTypeLabel(errorType: string | undefined): string {
@@ -99,6 +101,9 @@ export class GatewayMetrics {
   private readonly sessionTurn = this.histogram("gemini_gateway_session_turn", "Turn number of each session message.", [], SESSION_TURN_BUCKETS);
   private readonly sessionPromptTokens = this.histogram("gemini_gateway_session_prompt_tokens", "promptTokenCount per session turn: how context grows.", [], TOKEN_USAGE_BUCKETS);
   private readonly turnCap = this.counter("gemini_gateway_turn_cap_total", "Turn cap hits by action: rejected, trimmed.", ["action"]);
+  private readonly telemetryErrors = this.counter("gemini_gateway_telemetry_errors_total", "Faults while recording a turn, by stage: span, exemplar, metrics, log, settle. The turn's metrics are still recorded (an exemplar is dropped, not the count).", ["stage"]);
+  /** Called when an exemplar was refused (the count was still recorded without it). */
+  private exemplarFault: (err: unknown) => void = () => undefined;
 
   constructor(private readonly folding: LabelFolding) {
     const stats = async (): Promise<SessionStats | undefined> => this.sessionStats?.();
@@ -127,69 +132,74 @@ export class GatewayMetrics {
     for (const metric of this.registry.getMetricsAsArray()) this.metricNames.set(metric, metric.name);
   }
 
+  /** Where refused exemplars are reported (telemetry counts and logs them). */
+  onExemplarFault(report: (err: unknown) => void): void {
+    this.exemplarFault = report;
+  }
+
+  countTelemetryError(stage: string): void {
+    this.telemetryErrors.inc({ labels: { stage }, value: 1 });
+  }
+
   registerSessionStats(fn: () => SessionStats | Promise<SessionStats>): void {
     this.sessionStats = fn;
   }
 
-  /** Everything a finished model call contributes. */
+  /** Everything a finished call contributes. */
   recordTurn(turn: TurnRecord, facts: TurnFacts = {}): void {
     const model = this.folding.model(turn.model);
     const tenant = this.folding.tenant(turn.tenant);
     const ex = facts.exemplar;
+    const inc = (counter: Counter<string>, labels: Labels, value: number): void => this.inc(counter, labels, value, ex);
+    const observe = (histogram: Histogram<string>, labels: Labels, value: number): void => this.observe(histogram, labels, value, ex);
     const genAi = { gen_ai_operation_name: turn.operation, gen_ai_provider_name: GEN_AI_PROVIDER_GEMINI, gen_ai_request_model: model };
 
-    inc(this.requests, { route: turn.route, code: String(turn.httpStatus) }, 1, ex);
-    observe(this.operationDuration, { ...genAi, error_type: errorTypeLabel(turn.errorType) }, (turn.endedAt - turn.startedAt) / 1000, ex);
+    inc(this.requests, { route: turn.route, code: String(turn.httpStatus) }, 1);
+    observe(this.operationDuration, { ...genAi, error_type: errorTypeLabel(turn.errorType) }, (turn.endedAt - turn.startedAt) / 1000);
     if (turn.stream && turn.firstChunkAt !== undefined) {
-      observe(this.timeToFirstChunk, genAi, (turn.firstChunkAt - turn.startedAt) / 1000, ex);
+      observe(this.timeToFirstChunk, genAi, (turn.firstChunkAt - turn.startedAt) / 1000);
     }
-    if (turn.gatewayOverheadMs !== undefined) observe(this.overhead, {}, turn.gatewayOverheadMs / 1000, ex);
+    if (turn.gatewayOverheadMs !== undefined) observe(this.overhead, {}, turn.gatewayOverheadMs / 1000);
 
     turn.attempts.forEach((attempt) => {
-      inc(this.attempts, { model, outcome: attempt.outcome }, 1, ex);
+      inc(this.attempts, { model, outcome: attempt.outcome }, 1);
       if (attempt.retry) {
-        inc(this.retries, { model, reason: attempt.retry.reason }, 1, ex);
-        observe(this.retryDelay, { source: attempt.retry.source }, attempt.retry.delayMs / 1000, ex);
+        inc(this.retries, { model, reason: attempt.retry.reason }, 1);
+        observe(this.retryDelay, { source: attempt.retry.source }, attempt.retry.delayMs / 1000);
       }
     });
-    if (turn.retryBudgetExhausted) inc(this.retryBudgetExhausted, { model }, 1, ex);
-    if (turn.httpStatus === 429) inc(this.rateLimited, { model, quota: turn.rateLimitedQuota ?? "unknown" }, 1, ex);
-    if (turn.clientAborted) inc(this.clientAborts, { model }, 1, ex);
-    if (turn.trimmedTurns) inc(this.turnCap, { action: "trimmed" }, 1);
-    if (turn.sessionTurn !== undefined) observe(this.sessionTurn, {}, turn.sessionTurn, ex);
+    if (turn.retryBudgetExhausted) inc(this.retryBudgetExhausted, { model }, 1);
+    if (turn.httpStatus === 429) inc(this.rateLimited, { model, quota: turn.rateLimitedQuota ?? "unknown" }, 1);
+    if (turn.clientAborted) inc(this.clientAborts, { model }, 1);
+    if (turn.trimmedTurns) this.inc(this.turnCap, { action: "trimmed" }, 1);
+    if (turn.sessionTurn !== undefined) observe(this.sessionTurn, {}, turn.sessionTurn);
 
     const response = turn.response;
     if (!response) return;
-    if (turn.operation === "generate_content") {
-      inc(this.responses, { model, finish_reason: finishReasonLabel(response) }, 1, ex);
+    if (INFERENCE_OPERATIONS.has(turn.operation)) {
+      inc(this.responses, { model, finish_reason: finishReasonLabel(response) }, 1);
       const cause = truncationCause(response);
-      if (cause) inc(this.truncations, { model, cause }, 1, ex);
+      if (cause) inc(this.truncations, { model, cause }, 1);
     }
-    const usage = response.usage;
-    if (!usage) return;
-    const breakdown = tokenBreakdown(usage);
-    for (const type of TOKEN_TYPES) inc(this.tokens, { model, tenant, type }, breakdown[type], ex);
-    if (facts.costUsd === undefined) {
-      inc(this.unpricedTokens, { model }, TOKEN_TYPES.reduce((sum, t) => sum + breakdown[t], 0), ex);
-    } else {
-      inc(this.cost, { model, tenant }, facts.costUsd, ex);
-    }
-    observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "input" }, usage.promptTokenCount ?? 0, ex);
-    observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "output" }, breakdown.output + breakdown.thoughts, ex);
-    if (turn.sessionTurn !== undefined && usage.promptTokenCount !== undefined) {
-      observe(this.sessionPromptTokens, {}, usage.promptTokenCount, ex);
-    }
+    const tokens = response.tokens;
+    if (!tokens) return;
+    for (const type of TOKEN_TYPES) inc(this.tokens, { model, tenant, type }, tokens[type]);
+    if (facts.costUsd === undefined) inc(this.unpricedTokens, { model }, breakdownTotal(tokens));
+    else inc(this.cost, { model, tenant }, facts.costUsd);
+    observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "input" }, promptTokens(tokens));
+    observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "output" }, tokens.output + tokens.thoughts);
+    if (turn.sessionTurn !== undefined) observe(this.sessionPromptTokens, {}, promptTokens(tokens));
   }
 
   countRequest(route: string, code: number): void {
-    inc(this.requests, { route, code: String(code) }, 1);
+    this.inc(this.requests, { route, code: String(code) }, 1);
   }
 
   sessionEvent(event: SessionEvent): void {
     if (event.type === "turn_cap_rejected") {
-      inc(this.turnCap, { action: "rejected" }, 1);
+      this.inc(this.turnCap, { action: "rejected" }, 1);
     } else {
-      inc(this.sessionEvictions, { reason: KNOWN_EVICTION_REASONS.has(event.reason) ? event.reason : "other" }, 1);
+      this.inc(this.sessionEvictions, { reason: KNOWN_EVICTION_REASONS.has(event.reason) ? event.reason : "other" }, 1);
     }
   }
 
@@ -204,6 +214,31 @@ export class GatewayMetrics {
     });
     this.scrapes = result.catch(() => undefined);
     return result;
+  }
+
+  // An exemplar that prom-client refuses (its labels over 128 characters, a bad value) is dropped and reported; the
+  // count itself is always recorded.
+  private inc(counter: Counter<string>, labels: Labels, value: number, exemplar?: TraceExemplar): void {
+    // An exemplar on a zero increment would be recorded with value 1 by prom-client: skip it.
+    const exemplarLabels = exemplar && value > 0 ? { ...exemplar } : undefined;
+    try {
+      counter.inc({ labels, value, exemplarLabels });
+    } catch (err) {
+      if (!exemplarLabels) throw err;
+      this.exemplarFault(err);
+      counter.inc({ labels, value });
+    }
+  }
+
+  private observe(histogram: Histogram<string>, labels: Labels, value: number, exemplar?: TraceExemplar): void {
+    const exemplarLabels = exemplar ? { ...exemplar } : undefined;
+    try {
+      histogram.observe({ labels, value, exemplarLabels });
+    } catch (err) {
+      if (!exemplarLabels) throw err;
+      this.exemplarFault(err);
+      histogram.observe({ labels, value });
+    }
   }
 
   // Every counter enables exemplars so that one inc() form serves all (prom-client's inc changes shape with it).
@@ -223,11 +258,3 @@ function openMetricsRegistry(): Registry<RegistryContentType> {
   return registry;
 }
 
-function inc(counter: Counter<string>, labels: Labels, value: number, exemplar?: TraceExemplar): void {
-  // An exemplar on a zero increment would be recorded with value 1 by prom-client: skip it.
-  counter.inc({ labels, value, exemplarLabels: exemplar && value > 0 ? { ...exemplar } : undefined });
-}
-
-function observe(histogram: Histogram<string>, labels: Labels, value: number, exemplar?: TraceExemplar): void {
-  histogram.observe({ labels, value, exemplarLabels: exemplar ? { ...exemplar } : undefined });
-}

@@ -1,13 +1,14 @@
-// The price table (USD per 1M tokens) and the cost of one turn. Defaults ship in pricing/gemini.json; PRICING_FILE
+// The price table (USD per 1M tokens) and the cost of one call. Defaults ship in pricing/gemini.json; PRICING_FILE
 // replaces them. Billing: uncached input x input rate (audio at its own rate) + cached x cache rate + tool-use prompt
-// x input rate + (candidates + thoughts) x output rate; the tier is chosen by promptTokenCount.
+// x input rate + (candidates + thoughts) x output rate; the tier is chosen by the prompt (input + cached). Batch mode
+// multiplies that by the batch multiplier; a context cache's creation adds its storage (tokens x hours x storage rate).
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { failedPrecondition } from "../gemini/errors.js";
-import { modalityTokens, tokenBreakdown } from "../gemini/usage.js";
-import type { UsageMetadata } from "../gemini/types.js";
+import { promptTokens, type TokenUsage } from "../gemini/usage.js";
+import type { Billing } from "../turn/record.js";
 
 const rate = z.number().nonnegative();
 const rates = {
@@ -19,11 +20,20 @@ const rates = {
   inputAudio: rate.optional(),
 };
 const tierSchema = z.object({ abovePromptTokens: z.number().int().positive(), ...rates }).strict();
-const modelPriceSchema = z.object({ ...rates, tiers: z.array(tierSchema).optional() }).strict();
+const modelPriceSchema = z
+  .object({
+    ...rates,
+    tiers: z.array(tierSchema).optional(),
+    /** Context-cache storage, USD per 1M tokens per hour. */
+    cacheStoragePerHour: rate.optional(),
+  })
+  .strict();
 export const priceTableSchema = z
   .object({
     $comment: z.string().optional(),
     currency: z.literal("USD"),
+    /** Batch mode's price as a share of the standard one (Google: 0.5); absent: 1. */
+    batchMultiplier: z.number().positive().max(1).optional(),
     models: z.record(z.string().min(1), modelPriceSchema),
   })
   .strict();
@@ -76,21 +86,23 @@ function ratesFor(price: ModelPrice, promptTokens: number): Rates {
   return tier ?? price;
 }
 
-/** USD cost of one response's usage at a model's prices. */
-export function turnCost(price: ModelPrice, usage: UsageMetadata): number {
-  const tokens = tokenBreakdown(usage);
-  const r = ratesFor(price, usage.promptTokenCount ?? 0);
+/** USD cost of one call's tokens at a model's prices. */
+export function turnCost(
+  table: Pick<PriceTable, "batchMultiplier">,
+  price: ModelPrice,
+  tokens: TokenUsage,
+  billing: Billing = "standard",
+  cacheStorage?: { tokens: number; seconds: number },
+): number {
+  const r = ratesFor(price, promptTokens(tokens));
   const cachedRate = r.cachedInput ?? r.input;
   let inputCost = tokens.input * r.input;
-  if (r.inputAudio !== undefined) {
-    const uncachedAudio = Math.max(
-      0,
-      modalityTokens(usage.promptTokensDetails, "AUDIO") - modalityTokens(usage.cacheTokensDetails, "AUDIO"),
-    );
-    const audio = Math.min(uncachedAudio, tokens.input);
-    inputCost += audio * (r.inputAudio - r.input);
-  }
-  const dollarsPerMillion =
+  if (r.inputAudio !== undefined) inputCost += Math.min(tokens.inputAudio, tokens.input) * (r.inputAudio - r.input);
+  let dollarsPerMillion =
     inputCost + tokens.cached * cachedRate + tokens.tool_use * r.input + (tokens.output + tokens.thoughts) * r.output;
+  if (billing === "batch") dollarsPerMillion *= table.batchMultiplier ?? 1;
+  if (cacheStorage && price.cacheStoragePerHour !== undefined) {
+    dollarsPerMillion += cacheStorage.tokens * (cacheStorage.seconds / 3600) * price.cacheStoragePerHour;
+  }
   return dollarsPerMillion / 1_000_000;
 }

@@ -19,6 +19,8 @@ export interface TelemetryOptions {
   isKnownTenant?: (tenant: string) => boolean;
   /** Start-up notices (the no-export line). Default: stderr. */
   log?: (message: string) => void;
+  /** Faults while recording a turn (once per stage). Default: stderr. */
+  logError?: (err: unknown, message: string) => void;
   /** Extra span processors, e.g. an in-memory exporter in tests. */
   spanProcessors?: SpanProcessor[];
   /** Overrides the table from config.pricingFile (tests). */
@@ -34,6 +36,8 @@ export interface Telemetry {
   sessionEvent(event: SessionEvent): void;
   /** A request no model call covers (the gateway answered it itself): gemini_gateway_requests_total. */
   countRequest(route: string, code: number): void;
+  /** A fault while recording a turn, outside the sink (the log line, a settle hook): counted, logged once per stage. */
+  telemetryFault(stage: string, err: unknown): void;
   registerSessionStats(stats: () => SessionStats | Promise<SessionStats>): void;
   /** Flushes and stops the span exporter. */
   shutdown(): Promise<void>;
@@ -62,24 +66,49 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
   else if (!config.otlpTracesUrl) log("telemetry: no OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT): traces are not exported");
 
   const costOf = (turn: TurnRecord): number | undefined => {
-    const usage = turn.response?.usage;
+    const tokens = turn.response?.tokens;
     const priced = normalizeModel(turn.model, Object.keys(prices.models));
     const price = priced === undefined ? undefined : prices.models[priced];
-    if (!usage || !price) return undefined;
-    return turnCost(price, usage);
+    if (!tokens || !price) return undefined;
+    return turnCost(prices, price, tokens, turn.response?.billing, turn.response?.cacheStorage);
   };
+
+  // A turn is never lost to a telemetry fault: each stage is guarded, so a span or an exemplar that cannot be built
+  // costs that span or exemplar, never the turn's counts. Each fault is counted and logged once per stage.
+  const loggedStages = new Set<string>();
+  const logError = options.logError ?? ((err: unknown, message: string) => process.stderr.write(`${message}: ${String(err)}\n`));
+  const telemetryFault = (stage: string, err: unknown): void => {
+    metrics.countTelemetryError(stage);
+    if (loggedStages.has(stage)) return;
+    loggedStages.add(stage);
+    logError(err, `telemetry: recording a turn failed at the ${stage} stage (counted in gemini_gateway_telemetry_errors_total; logged once per stage)`);
+  };
+  metrics.onExemplarFault((err) => telemetryFault("exemplar", err));
 
   const turnSink: TurnSink = {
     record(turn: TurnRecord): RecordedTurn {
-      const costUsd = costOf(turn);
+      let costUsd: number | undefined;
+      try {
+        costUsd = costOf(turn);
+      } catch (err) {
+        telemetryFault("metrics", err);
+      }
       let recorded: RecordedTurn = {};
       let exemplar: TraceExemplar | undefined;
       if (tracing.tracer) {
-        const span = recordTurnSpan(tracing.tracer, turn, { costUsd, capture: config.contentCapture });
-        recorded = { traceId: span.traceId, spanId: span.spanId };
-        if (isSampled(span)) exemplar = { trace_id: span.traceId, span_id: span.spanId };
+        try {
+          const span = recordTurnSpan(tracing.tracer, turn, { costUsd, capture: config.contentCapture });
+          recorded = { traceId: span.traceId, spanId: span.spanId };
+          if (isSampled(span)) exemplar = { trace_id: span.traceId, span_id: span.spanId };
+        } catch (err) {
+          telemetryFault("span", err);
+        }
       }
-      metrics.recordTurn(turn, { costUsd, exemplar });
+      try {
+        metrics.recordTurn(turn, { costUsd, exemplar });
+      } catch (err) {
+        telemetryFault("metrics", err);
+      }
       return recorded;
     },
   };
@@ -90,6 +119,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     render: (format) => metrics.render(format),
     sessionEvent: (event) => metrics.sessionEvent(event),
     countRequest: (route, code) => metrics.countRequest(route, code),
+    telemetryFault,
     registerSessionStats: (stats) => metrics.registerSessionStats(stats),
     shutdown: () => tracing.shutdown(),
   };

@@ -11,6 +11,7 @@ import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type { ContentCapture } from "../config/telemetry.js";
 import type { Content, Part } from "../gemini/types.js";
+import { promptTokens } from "../gemini/usage.js";
 import type { TurnRecord } from "../turn/record.js";
 import * as sc from "./semconv.js";
 
@@ -54,7 +55,7 @@ export function recordTurnSpan(tracer: Tracer, turn: TurnRecord, facts: TurnSpan
   const model = turn.model.startsWith("models/") ? turn.model.slice("models/".length) : turn.model;
   const parent = turn.parentContext ?? ROOT_CONTEXT;
   const span = tracer.startSpan(
-    `${turn.operation} ${model}`,
+    model ? `${turn.operation} ${model}` : turn.operation,
     { kind: SpanKind.CLIENT, startTime: turn.startedAt, attributes: requestAttributes(turn, model) },
     parent,
   );
@@ -145,14 +146,12 @@ function responseAttributes(turn: TurnRecord, facts: TurnSpanFacts): Attributes 
   if (response.modelVersion) attributes[sc.GEN_AI_RESPONSE_MODEL] = response.modelVersion;
   const finishReasons = response.blockReason ? ["blocked"] : response.finishReasons.map((r) => r.toLowerCase());
   if (finishReasons.length > 0) attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = finishReasons;
-  const usage = response.usage;
-  if (usage) {
-    attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.promptTokenCount ?? 0;
-    attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = (usage.candidatesTokenCount ?? 0) + (usage.thoughtsTokenCount ?? 0);
-    if (usage.thoughtsTokenCount !== undefined) attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.thoughtsTokenCount;
-    if (usage.cachedContentTokenCount !== undefined) {
-      attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cachedContentTokenCount;
-    }
+  const tokens = response.tokens;
+  if (tokens) {
+    attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = promptTokens(tokens);
+    attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = tokens.output + tokens.thoughts;
+    if (tokens.thoughts > 0) attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = tokens.thoughts;
+    if (tokens.cached > 0) attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = tokens.cached;
   }
   return attributes;
 }

@@ -5,6 +5,7 @@
 
 import type { Context } from "@opentelemetry/api";
 import type { Content, GenerationConfig, UsageMetadata } from "../gemini/types.js";
+import type { TokenUsage } from "../gemini/usage.js";
 
 /** Outcome of one upstream attempt: the label set of gemini_gateway_upstream_attempts_total. */
 export type AttemptOutcome = "ok" | "400" | "403" | "404" | "429" | "500" | "503" | "504" | "other" | "timeout" | "network";
@@ -29,10 +30,23 @@ export interface AttemptRecord {
   retry?: { reason: AttemptOutcome; delayMs: number; source: DelaySource };
 }
 
-/** What the response tap read from the response (the last chunk's usage for a stream). */
+/** How the tokens of a call are billed. */
+export type Billing =
+  /** Tokens at the model's rates. */
+  | "standard"
+  /** Batch mode: the model's rates times the batch discount. */
+  | "batch";
+
+/** What the response tap read from the response (the last chunk's usage for a stream), in wire-neutral terms. */
 export interface TappedResponse {
+  /** Tokens by kind (absent when the answer carried no usage). Telemetry reads only this. */
+  tokens?: TokenUsage;
+  /** Gemini's usageMetadata as the upstream sent it (generate answers only): sessions hand it back to their client. */
   usage?: UsageMetadata;
-  /** One per candidate, as Gemini sent them (upper case enum names). */
+  billing?: Billing;
+  /** A context cache created by this call: its tokens are stored for this long (storage is billed per token-hour). */
+  cacheStorage?: { tokens: number; seconds: number };
+  /** One per candidate, in Gemini's vocabulary (upper-case enum names; other formats are mapped onto it). */
   finishReasons: string[];
   blockReason?: string;
   responseId?: string;
@@ -45,16 +59,13 @@ export interface TappedResponse {
   modelContent?: Content;
 }
 
-export type Operation = "generate_content" | "count_tokens" | "list_models" | "get_model";
+/** gen_ai.operation.name for inference (generate_content, chat, embeddings), else the gateway's name of the call
+ *  (count_tokens, list_models, a resource route's name): always from a bounded set (the route table's). */
+export type Operation = string;
 
-export type RouteName =
-  | "generateContent"
-  | "streamGenerateContent"
-  | "countTokens"
-  | "listModels"
-  | "getModel"
-  | "sessionMessage"
-  | "sessionMessageStream";
+/** The route label of gemini_gateway_requests_total: a name from the route table (src/gateway/route-table.ts) or a
+ *  session route; bounded. */
+export type RouteName = string;
 
 export interface TurnRecord {
   route: RouteName;

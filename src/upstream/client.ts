@@ -2,14 +2,16 @@
 // retries are the model-call service's business. Timeouts are the caller's too (through the AbortSignal), so that
 // the attempt timeout and the request deadline are the only clocks.
 
-import { Pool } from "undici";
+import type { Readable } from "node:stream";
+import { Pool, type Dispatcher } from "undici";
 
 export interface UpstreamRequest {
-  method: "GET" | "POST";
+  method: string;
   /** Path below the base URL with its query, e.g. `/v1beta/models/gemini-2.5-flash:generateContent?alt=sse`. */
   path: string;
   headers: Record<string, string>;
-  body?: Buffer;
+  /** Bytes, or a stream piped as it arrives (file data). */
+  body?: Buffer | Readable;
   /** Aborts the request, before or after the headers (client disconnect, attempt timeout, deadline). */
   signal: AbortSignal;
 }
@@ -47,7 +49,7 @@ export class UpstreamClient {
 
   async send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const response = await this.pool.request({
-      method: request.method,
+      method: request.method as Dispatcher.HttpMethod,
       path: `${this.basePath}${request.path}`,
       headers: request.headers,
       body: request.body,

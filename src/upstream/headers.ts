@@ -13,7 +13,23 @@ const FORWARDED_REQUEST_HEADERS = [
   "x-goog-request-params",
   "traceparent",
   "tracestate",
+  // Google's resumable upload protocol (files.upload).
+  "x-goog-upload-protocol",
+  "x-goog-upload-command",
+  "x-goog-upload-offset",
+  "x-goog-upload-header-content-length",
+  "x-goog-upload-header-content-type",
+  "x-goog-upload-file-name",
 ] as const;
+
+export interface UpstreamHeaderOptions {
+  /** The client's X-Server-Timeout, as what is left of the deadline. */
+  serverTimeoutSeconds?: number;
+  /** The key as OpenAI's `Authorization: Bearer` (the OpenAI-compatible endpoint), else x-goog-api-key. */
+  bearer?: boolean;
+  /** The body is piped as it arrives: its Content-Length is the client's (a buffered body gets its own). */
+  streamedBody?: boolean;
+}
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -29,15 +45,17 @@ const HOP_BY_HOP = new Set([
 export function upstreamRequestHeaders(
   client: IncomingHttpHeaders,
   upstreamKey: string,
-  serverTimeoutSeconds?: number,
+  options: UpstreamHeaderOptions = {},
 ): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = client[name];
     if (typeof value === "string") headers[name] = value;
   }
-  headers["x-goog-api-key"] = upstreamKey;
-  if (serverTimeoutSeconds !== undefined) headers["x-server-timeout"] = String(serverTimeoutSeconds);
+  if (options.bearer) headers.authorization = `Bearer ${upstreamKey}`;
+  else headers["x-goog-api-key"] = upstreamKey;
+  if (options.streamedBody && typeof client["content-length"] === "string") headers["content-length"] = client["content-length"];
+  if (options.serverTimeoutSeconds !== undefined) headers["x-server-timeout"] = String(options.serverTimeoutSeconds);
   return headers;
 }
 

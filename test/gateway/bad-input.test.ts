@@ -68,15 +68,16 @@ describe("bad input", () => {
     await byQuery.text();
   });
 
-  test("an unknown route 404, an unsupported model method 404, a wrong HTTP method 405 with Allow", async () => {
+  test("a path outside the Gemini API 404; an unknown model method goes upstream (its 404); a wrong HTTP method 405 with Allow", async () => {
     await expectEnvelope(await post(stack, "/v2/whatever", {}), 404, "NOT_FOUND");
-    await expectEnvelope(await post(stack, "/v1beta/models/gemini-2.5-flash:embedContent", {}), 404, "NOT_FOUND");
+    await expectEnvelope(await post(stack, "/v1beta/models/gemini-2.5-flash:frobnicate", {}), 404, "NOT_FOUND");
+    expect(stack.records.at(-1)).toMatchObject({ route: "modelMethod", httpStatus: 404, attempts: [{ outcome: "404" }] });
     const wrong = await fetch(`${stack.url}${GENERATE}`, { headers: { "x-goog-api-key": GATEWAY_KEY } });
     expect(wrong.headers.get("allow")).toBe("POST");
     await expectEnvelope(wrong, 405, "UNIMPLEMENTED");
   });
 
-  test("a model name that is not one (a dot segment, an encoded slash) is refused, and nothing goes upstream", async () => {
+  test("a dot segment, an encoded slash or a model name that is not one is refused, and nothing goes upstream", async () => {
     const before = (await stack.sim.stats()).requests;
     // fetch (and a URL string) would resolve the dot segment itself; a raw path goes as it is, as any client could send it.
     const dots = await new Promise<IncomingMessage>((resolve, reject) =>
@@ -88,8 +89,9 @@ describe("bad input", () => {
     let text = "";
     for await (const chunk of dots) text += String(chunk);
     expect(dots.statusCode).toBe(400);
-    expect((JSON.parse(text) as { error: { message: string } }).error.message).toMatch(/^"\.\." is not a model name/);
+    expect((JSON.parse(text) as { error: { message: string } }).error.message).toMatch(/^The path segment "\.\." is not allowed: dot segments/);
     await expectEnvelope(await post(stack, "/v1beta/models/x%2F..%2F..%2Fcorpora:generateContent", userContent("hi")), 400, "INVALID_ARGUMENT");
+    await expectEnvelope(await post(stack, "/v1beta/models/gemini%202.5:generateContent", userContent("hi")), 400, "INVALID_ARGUMENT");
     expect((await stack.sim.stats()).requests).toBe(before);
   });
 

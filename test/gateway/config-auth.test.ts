@@ -6,7 +6,7 @@ import { hashApiKey, loadGatewayConfig } from "../../src/config/gateway.js";
 import { ConfigError } from "../../src/config/source.js";
 import { Authenticator, passthroughTenant } from "../../src/gateway/auth.js";
 import { GeminiError } from "../../src/gemini/errors.js";
-import { matchProxyRoute, parseJsonBody } from "../../src/routes/proxy.js";
+import { parseJsonBody } from "../../src/routes/proxy.js";
 import { queryOf } from "../../src/routes/request.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../../src/upstream/headers.js";
 
@@ -127,31 +127,7 @@ describe("auth", () => {
   });
 });
 
-describe("proxy routes", () => {
-  test("the model methods and model GETs", () => {
-    expect(matchProxyRoute("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent")).toEqual({
-      route: "streamGenerateContent",
-      method: "streamGenerateContent",
-      httpMethod: "POST",
-      apiVersion: "v1beta",
-      model: "gemini-2.5-flash",
-      stream: true,
-    });
-    expect(matchProxyRoute("POST", "/v1/models/gemini-2.0-flash:countTokens")).toMatchObject({ route: "countTokens", apiVersion: "v1" });
-    expect(matchProxyRoute("GET", "/v1alpha/models")).toMatchObject({ route: "listModels", model: "" });
-    expect(matchProxyRoute("GET", "/v1beta/models/gemini-2.5-pro")).toMatchObject({ route: "getModel", model: "gemini-2.5-pro" });
-  });
-
-  test("not ours, unsupported method (404), wrong HTTP method (405 + Allow)", () => {
-    expect(matchProxyRoute("POST", "/v2/models/x:generateContent")).toBeUndefined();
-    expect(matchProxyRoute("GET", "/healthz")).toBeUndefined();
-    expect((matchProxyRoute("POST", "/v1beta/models/x:embedContent") as GeminiError).code).toBe(404);
-    const wrong = matchProxyRoute("GET", "/v1beta/models/x:generateContent") as GeminiError;
-    expect(wrong.code).toBe(405);
-    expect(wrong.headers).toEqual({ allow: "POST" });
-    expect((matchProxyRoute("DELETE", "/v1beta/models") as GeminiError).headers).toEqual({ allow: "GET" });
-  });
-
+describe("request reading", () => {
   test("query and body", () => {
     expect(queryOf("/v1beta/models/x:streamGenerateContent?alt=sse&key=k").get("alt")).toBe("sse");
     expect(parseJsonBody(Buffer.from('{"contents": []}'))).toEqual({ request: { contents: [] } });
@@ -168,6 +144,21 @@ describe("headers", () => {
       "upstream-key",
     );
     expect(headers).toEqual({ "content-type": "application/json", "x-goog-api-client": "genai-js/0.24.1", "x-goog-api-key": "upstream-key" });
+  });
+
+  test("upstream: OpenAI's bearer form; a streamed body keeps the client's length; the upload protocol's headers", () => {
+    const client = {
+      authorization: "Bearer gateway-key",
+      "content-length": "12",
+      "x-goog-upload-command": "upload, finalize",
+      "x-goog-upload-offset": "0",
+    };
+    expect(upstreamRequestHeaders(client, "upstream-key", { bearer: true })).toEqual({
+      authorization: "Bearer upstream-key",
+      "x-goog-upload-command": "upload, finalize",
+      "x-goog-upload-offset": "0",
+    });
+    expect(upstreamRequestHeaders(client, "upstream-key", { streamedBody: true })).toMatchObject({ "content-length": "12", "x-goog-api-key": "upstream-key" });
   });
 
   test("downstream: everything but hop-by-hop", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { ResponseTap, responseFormat, type ResponseFormat } from "../../src/gemini/stream-tap.js";
+import { GenerateContentTap, responseFormat, type ResponseFormat } from "../../src/taps/generate-content.js";
 
 const chunks = [
   {
@@ -33,18 +33,49 @@ const jsonArray = (objects: unknown[]): string => `[${objects.map((o) => JSON.st
 
 /** Feeds the text in pieces of `size` bytes, so objects, lines and UTF-8 characters are split across pushes. */
 function tapIn(format: ResponseFormat, text: string, size: number, captureContent = true) {
-  const tap = new ResponseTap(format, { captureContent });
+  const tap = new GenerateContentTap(format, { captureContent });
   const bytes = Buffer.from(text);
   for (let i = 0; i < bytes.length; i += size) tap.push(bytes.subarray(i, i + size));
   return tap.finish();
 }
 
 describe("response tap", () => {
-  test("format from the method and alt", () => {
+  test("format from the method and alt, in every spelling of the parameter", () => {
     expect(responseFormat(true, new URLSearchParams("alt=sse"))).toBe("sse");
+    expect(responseFormat(true, new URLSearchParams("$alt=sse;enum-encoding=int"))).toBe("sse");
     expect(responseFormat(true, new URLSearchParams(""))).toBe("json_array");
     expect(responseFormat(true, new URLSearchParams("alt=json"))).toBe("json_array");
+    expect(responseFormat(true, new URLSearchParams("%24alt=json%3Benum-encoding%3Dint"))).toBe("json_array");
     expect(responseFormat(false, new URLSearchParams("alt=sse"))).toBe("json");
+  });
+
+  test("enums sent as numbers (enum-encoding=int) are read as their names", () => {
+    const numbered = chunks.map((chunk, i) => ({
+      ...chunk,
+      usageMetadata: { ...chunk.usageMetadata, promptTokensDetails: [{ modality: 4, tokenCount: 6 }, { modality: 1, tokenCount: 5 }] },
+      candidates: chunk.candidates.map((c) => (i === 3 ? { ...c, finishReason: 2 } : c)),
+    }));
+    const result = tapIn("sse", sse(numbered), 13);
+    expect(result.response.finishReasons).toEqual(["MAX_TOKENS"]);
+    // 6 audio tokens among the 11 of the prompt: billed at the audio rate.
+    expect(result.response.tokens).toMatchObject({ input: 11, inputAudio: 6 });
+    const blocked = JSON.stringify({ promptFeedback: { blockReason: 1 }, usageMetadata: { promptTokenCount: 4 } });
+    expect(tapIn("json", blocked, 100).response.blockReason).toBe("SAFETY");
+    expect(tapIn("json", JSON.stringify({ candidates: [{ finishReason: 99 }] }), 100).response.finishReasons).toEqual(["UNKNOWN_99"]);
+  });
+
+  test("an answer of any shape is read without throwing: odd fields are ignored, counts never negative", () => {
+    const odd = [
+      { candidates: "x", usageMetadata: { promptTokenCount: -5, candidatesTokenCount: "7", thoughtsTokenCount: 1.5 } },
+      { candidates: [null, 3, { content: { parts: [null, { text: null }, { text: 5 }] }, finishReason: {} }], promptFeedback: [] },
+      [1, 2],
+      "text",
+    ];
+    for (const body of odd) {
+      const { response } = tapIn("json", JSON.stringify(body), 7);
+      for (const count of Object.values(response.tokens ?? {})) expect(count).toBeGreaterThanOrEqual(0);
+    }
+    expect(tapIn("json", JSON.stringify(odd[0]), 7).response.tokens).toEqual({ input: 0, cached: 0, output: 0, thoughts: 1, tool_use: 0, inputAudio: 0 });
   });
 
   for (const [format, text] of [
@@ -59,6 +90,7 @@ describe("response tap", () => {
         expect(result.streamError).toBeUndefined();
         expect(result.response).toEqual({
           usage: chunks[3]!.usageMetadata,
+          tokens: { input: 11, cached: 0, output: 5, thoughts: 5, tool_use: 0, inputAudio: 0 },
           finishReasons: ["STOP"],
           responseId: "r1",
           modelVersion: "gemini-2.5-flash",
@@ -81,6 +113,7 @@ describe("response tap", () => {
     );
     expect(tapIn("json", body, 3, false).response).toEqual({
       usage: { promptTokenCount: 3, candidatesTokenCount: 4, totalTokenCount: 7 },
+      tokens: { input: 3, cached: 0, output: 4, thoughts: 0, tool_use: 0, inputAudio: 0 },
       finishReasons: ["MAX_TOKENS"],
       hasVisibleParts: true,
     });

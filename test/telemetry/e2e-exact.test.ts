@@ -311,12 +311,12 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
       send(thinking, { stream: true, abortAfterChunks: 2 }),
     );
 
-    // Requests the gateway refuses itself: a wrong key, a body that is not JSON, a model method it does not serve,
-    // a path it does not know, a session that does not exist.
+    // Requests the gateway refuses itself: a wrong key, a body that is not JSON, a path that could steer the upstream
+    // path, a path outside the API, a session that does not exist.
     const refusals: Array<[string, string, Record<string, string>, string, string]> = [
       ["/v1beta/models/gemini-2.5-flash:generateContent", "{}", { "x-goog-api-key": "not-a-gateway-key" }, "generateContent", "400"],
       ["/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "{not json", {}, "streamGenerateContent", "400"],
-      ["/v1beta/models/gemini-2.5-flash:embedContent", "{}", {}, "unsupported", "404"],
+      ["/v1beta/files/..%2Fcorpora", "{}", {}, "unsupported", "400"],
       ["/v2/elsewhere", "{}", {}, "unknown", "404"],
       ["/v1/sessions/no-such-session/messages", JSON.stringify({ message: "hello?" }), {}, "sessionMessage", "404"],
     ];

@@ -8,9 +8,16 @@ import { loadTelemetryConfig } from "../../src/config/telemetry.js";
 import { metricsRouter } from "../../src/routes/metrics.js";
 import { createTelemetry } from "../../src/telemetry/telemetry.js";
 import type { Telemetry, TelemetryOptions } from "../../src/telemetry/telemetry.js";
-import type { TurnRecord } from "../../src/turn/record.js";
+import type { UsageMetadata } from "../../src/gemini/types.js";
+import { tokensOfUsageMetadata } from "../../src/gemini/usage.js";
+import type { TappedResponse, TurnRecord } from "../../src/turn/record.js";
 
 export const T0 = 1_700_000_000_000;
+
+/** A generate answer as the Gemini tap reads it: the usageMetadata as sent and its tokens. */
+export function tapped(usage: UsageMetadata, rest: Omit<TappedResponse, "usage" | "tokens">): TappedResponse {
+  return { usage, tokens: tokensOfUsageMetadata(usage), ...rest };
+}
 
 export function turn(overrides: Partial<TurnRecord> = {}): TurnRecord {
   return {
@@ -23,14 +30,10 @@ export function turn(overrides: Partial<TurnRecord> = {}): TurnRecord {
     attempts: [{ startedAt: T0 + 1, endedAt: T0 + 200, httpStatus: 200, outcome: "ok" }],
     gatewayOverheadMs: 1,
     retryBudgetExhausted: false,
-    response: {
-      usage: { promptTokenCount: 100, candidatesTokenCount: 20, thoughtsTokenCount: 30, totalTokenCount: 150 },
-      finishReasons: ["STOP"],
-      hasVisibleParts: true,
-      responseId: "resp-1",
-      modelVersion: "gemini-2.5-flash",
-      text: "Paris",
-    },
+    response: tapped(
+      { promptTokenCount: 100, candidatesTokenCount: 20, thoughtsTokenCount: 30, totalTokenCount: 150 },
+      { finishReasons: ["STOP"], hasVisibleParts: true, responseId: "resp-1", modelVersion: "gemini-2.5-flash", text: "Paris" },
+    ),
     httpStatus: 200,
     startedAt: T0,
     endedAt: T0 + 250,

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadTelemetryConfig } from "../../src/config/telemetry.js";
 import { finishReasonLabel, truncationCause } from "../../src/gemini/finish.js";
-import { breakdownTotal, tokenBreakdown } from "../../src/gemini/usage.js";
+import type { UsageMetadata } from "../../src/gemini/types.js";
+import { breakdownTotal, tokenBreakdown, tokensOfUsageMetadata } from "../../src/gemini/usage.js";
 import { errorTypeLabel, negotiateFormat } from "../../src/telemetry/metrics.js";
 import { loadPriceTable, normalizeModel, turnCost } from "../../src/telemetry/pricing.js";
 
@@ -59,46 +60,62 @@ describe("pricing", () => {
   const table = loadPriceTable();
   const known = Object.keys(table.models);
   const price = (model: string) => table.models[model]!;
+  const cost = (model: string, usage: UsageMetadata): number => turnCost(table, price(model), tokensOfUsageMetadata(usage));
 
-  it("ships the reference prices for the five models", () => {
-    expect(known.sort()).toEqual(["gemini-2.0-flash", "gemini-2.0-flash-lite", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro"]);
+  it("ships the reference prices for the five chat models and the embedding model", () => {
+    expect(known.sort()).toEqual([
+      "gemini-2.0-flash", "gemini-2.0-flash-lite", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro", "gemini-embedding-001",
+    ]);
+    expect(table.batchMultiplier).toBe(0.5);
   });
 
   it("bills thinking as output and cached input at the cache rate", () => {
     // flash: 0.30 input, 2.50 output, 0.03 cached (per 1M)
-    const cost = turnCost(price("gemini-2.5-flash"), {
+    const billed = cost("gemini-2.5-flash", {
       promptTokenCount: 1_000_000,
       cachedContentTokenCount: 400_000,
       candidatesTokenCount: 100_000,
       thoughtsTokenCount: 300_000,
       totalTokenCount: 1_400_000,
     });
-    expect(cost).toBeCloseTo(0.6 * 0.3 + 0.4 * 0.03 + 0.4 * 2.5, 12);
+    expect(billed).toBeCloseTo(0.6 * 0.3 + 0.4 * 0.03 + 0.4 * 2.5, 12);
   });
 
   it("switches gemini-2.5-pro to the >200k tier by prompt size", () => {
     const at = (prompt: number) =>
-      turnCost(price("gemini-2.5-pro"), { promptTokenCount: prompt, candidatesTokenCount: 1000, thoughtsTokenCount: 1000 });
+      cost("gemini-2.5-pro", { promptTokenCount: prompt, candidatesTokenCount: 1000, thoughtsTokenCount: 1000 });
     expect(at(200_000)).toBeCloseTo((200_000 * 1.25 + 2000 * 10) / 1e6, 12);
     expect(at(200_001)).toBeCloseTo((200_001 * 2.5 + 2000 * 15) / 1e6, 12);
-    const cachedLong = turnCost(price("gemini-2.5-pro"), { promptTokenCount: 300_000, cachedContentTokenCount: 100_000 });
+    const cachedLong = cost("gemini-2.5-pro", { promptTokenCount: 300_000, cachedContentTokenCount: 100_000 });
     expect(cachedLong).toBeCloseTo((200_000 * 2.5 + 100_000 * 0.25) / 1e6, 12);
   });
 
   it("bills audio input at its own rate where the table has one", () => {
-    const cost = turnCost(price("gemini-2.5-flash"), {
+    const billed = cost("gemini-2.5-flash", {
       promptTokenCount: 1000,
       promptTokensDetails: [
         { modality: "TEXT", tokenCount: 400 },
         { modality: "AUDIO", tokenCount: 600 },
       ],
     });
-    expect(cost).toBeCloseTo((400 * 0.3 + 600 * 1.0) / 1e6, 12);
+    expect(billed).toBeCloseTo((400 * 0.3 + 600 * 1.0) / 1e6, 12);
   });
 
   it("bills cached tokens as input when a model has no cache rate, and tool-use prompt tokens as input", () => {
-    const cost = turnCost(price("gemini-2.0-flash-lite"), { promptTokenCount: 100, cachedContentTokenCount: 40, toolUsePromptTokenCount: 10 });
-    expect(cost).toBeCloseTo((60 * 0.075 + 40 * 0.075 + 10 * 0.075) / 1e6, 12);
+    const billed = cost("gemini-2.0-flash-lite", { promptTokenCount: 100, cachedContentTokenCount: 40, toolUsePromptTokenCount: 10 });
+    expect(billed).toBeCloseTo((60 * 0.075 + 40 * 0.075 + 10 * 0.075) / 1e6, 12);
+  });
+
+  it("bills batch mode at the batch multiplier, and a cache's storage per token-hour", () => {
+    const tokens = tokensOfUsageMetadata({ promptTokenCount: 1000, candidatesTokenCount: 100 });
+    const standard = turnCost(table, price("gemini-2.5-flash"), tokens);
+    expect(turnCost(table, price("gemini-2.5-flash"), tokens, "batch")).toBeCloseTo(standard * 0.5, 15);
+    // A 2,000-token cache kept 2 hours on 2.5 Flash: created at the input rate, stored at 1.00 per 1M per hour.
+    const created = tokensOfUsageMetadata({ promptTokenCount: 2000 });
+    expect(turnCost(table, price("gemini-2.5-flash"), created, "standard", { tokens: 2000, seconds: 7200 })).toBeCloseTo(
+      (2000 * 0.3 + 2000 * 2 * 1.0) / 1e6,
+      15,
+    );
   });
 
   it("normalises models/ prefixes and version suffixes, and rejects other names", () => {

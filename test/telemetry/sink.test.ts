@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TurnRecord } from "../../src/turn/record.js";
-import { T0, samples, startHarness, turn } from "./helpers.js";
+import { T0, samples, startHarness, tapped, turn } from "./helpers.js";
 import type { Harness } from "./helpers.js";
 
 // One turn of each kind the gateway produces; the /metrics text they must give is spelled out below.
@@ -13,7 +13,7 @@ const TURNS: TurnRecord[] = [
     model: "models/gemini-2.5-pro",
     stream: true,
     firstChunkAt: T0 + 80,
-    response: { usage: { promptTokenCount: 50, candidatesTokenCount: 10, thoughtsTokenCount: 5, totalTokenCount: 65 }, finishReasons: [], hasVisibleParts: true },
+    response: tapped({ promptTokenCount: 50, candidatesTokenCount: 10, thoughtsTokenCount: 5, totalTokenCount: 65 }, { finishReasons: [], hasVisibleParts: true }),
     clientAborted: true,
     errorType: "cancelled",
   }),
@@ -26,7 +26,7 @@ const TURNS: TurnRecord[] = [
       { startedAt: T0 + 210, endedAt: T0 + 220, httpStatus: 429, outcome: "429", quota: "per_minute", retry: { reason: "429", delayMs: 1500, source: "retry_info" } },
       { startedAt: T0 + 1720, endedAt: T0 + 1800, httpStatus: 200, outcome: "ok" },
     ],
-    response: { usage: { promptTokenCount: 10, candidatesTokenCount: 5, totalTokenCount: 15 }, finishReasons: ["STOP"], hasVisibleParts: true },
+    response: tapped({ promptTokenCount: 10, candidatesTokenCount: 5, totalTokenCount: 15 }, { finishReasons: ["STOP"], hasVisibleParts: true }),
     endedAt: T0 + 1850,
   }),
   // per-day 429 handed to the client
@@ -43,7 +43,7 @@ const TURNS: TurnRecord[] = [
   turn({
     model: "gemini-2.5-flash-lite",
     tenant: "globex",
-    response: { usage: { promptTokenCount: 8, totalTokenCount: 8 }, finishReasons: [], blockReason: "SAFETY", hasVisibleParts: false },
+    response: tapped({ promptTokenCount: 8, totalTokenCount: 8 }, { finishReasons: [], blockReason: "SAFETY", hasVisibleParts: false }),
   }),
   // thinking used the whole budget: MAX_TOKENS with no visible parts, in a session whose history was trimmed
   turn({
@@ -53,12 +53,12 @@ const TURNS: TurnRecord[] = [
     conversationId: "s-1",
     sessionTurn: 3,
     trimmedTurns: 2,
-    response: { usage: { promptTokenCount: 20, thoughtsTokenCount: 64, totalTokenCount: 84 }, finishReasons: ["MAX_TOKENS"], hasVisibleParts: false },
+    response: tapped({ promptTokenCount: 20, thoughtsTokenCount: 64, totalTokenCount: 84 }, { finishReasons: ["MAX_TOKENS"], hasVisibleParts: false }),
   }),
   // plain output-limit truncation of an unknown model: no cost, unpriced tokens
   turn({
     model: "bogus-model",
-    response: { usage: { promptTokenCount: 5, candidatesTokenCount: 16, totalTokenCount: 21 }, finishReasons: ["MAX_TOKENS"], hasVisibleParts: true },
+    response: tapped({ promptTokenCount: 5, candidatesTokenCount: 16, totalTokenCount: 21 }, { finishReasons: ["MAX_TOKENS"], hasVisibleParts: true }),
   }),
   // retry budget spent: a 503 that was not retried
   turn({

@@ -4,7 +4,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from "@ope
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { extractParentContext } from "../../src/telemetry/context.js";
-import { T0, startHarness, turn } from "./helpers.js";
+import { T0, startHarness, tapped, turn } from "./helpers.js";
 import type { Harness } from "./helpers.js";
 
 const INCOMING_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -24,14 +24,10 @@ const RETRIED = turn({
     { startedAt: T0 + 1, endedAt: T0 + 10, httpStatus: 429, outcome: "429", quota: "per_minute", retry: { reason: "429", delayMs: 1500, source: "retry_info" } },
     { startedAt: T0 + 1510, endedAt: T0 + 1600, httpStatus: 200, outcome: "ok" },
   ],
-  response: {
-    usage: { promptTokenCount: 120, cachedContentTokenCount: 100, candidatesTokenCount: 3, thoughtsTokenCount: 40, totalTokenCount: 163 },
-    finishReasons: ["STOP"],
-    hasVisibleParts: true,
-    responseId: "resp-xyz",
-    modelVersion: "gemini-2.5-pro-001",
-    text: "Paris.",
-  },
+  response: tapped(
+    { promptTokenCount: 120, cachedContentTokenCount: 100, candidatesTokenCount: 3, thoughtsTokenCount: 40, totalTokenCount: 163 },
+    { finishReasons: ["STOP"], hasVisibleParts: true, responseId: "resp-xyz", modelVersion: "gemini-2.5-pro-001", text: "Paris." },
+  ),
   parentContext: extractParentContext({ traceparent: INCOMING_PARENT }),
   endedAt: T0 + 1700,
 });

@@ -1,37 +1,29 @@
-// The response tap: fed the response bytes as they pass to the client, it reads what telemetry and sessions need
-// (the LAST chunk's usage, finish reasons, block reason, ids, the assembled model turn) without holding the stream
-// back. Incremental and pure: push() per network chunk, finish() at the end. Usage is never summed over chunks:
-// every chunk carries running totals and only the last one is authoritative.
+// The tap of Gemini's generate answers (generateContent, streamGenerateContent as SSE or as a JSON array): it reads
+// what telemetry and sessions need (the LAST chunk's usage, finish reasons, block reason, ids, the assembled model
+// turn). Usage is never summed over chunks: every chunk carries running totals and only the last one is
+// authoritative. Enums may come as names or, with `enum-encoding=int`, as numbers: both are read as names.
 
+import { parseAlt } from "../gemini/alt.js";
+import { BLOCK_REASON_NUMBERS, enumName, FINISH_REASON_NUMBERS } from "../gemini/enums.js";
+import type { ErrorBody } from "../gemini/errors.js";
+import type { Content, GenerateContentResponse, Part } from "../gemini/types.js";
+import { tokensOfUsageMetadata } from "../gemini/usage.js";
 import type { TappedResponse } from "../turn/record.js";
-import type { ErrorBody } from "./errors.js";
-import type { Content, GenerateContentResponse, Part } from "./types.js";
+import { SseLines, sseData } from "./sse.js";
+import { errorOf, parseObject, type Tap, type TapOptions, type TapResult } from "./tap.js";
 
 /** The three shapes of a successful response body. */
 export type ResponseFormat = "sse" | "json_array" | "json";
 
+/** The answer's shape: unary JSON, or for a stream SSE when `alt`/`$alt` asks for it, else the JSON array. */
 export function responseFormat(stream: boolean, query: URLSearchParams): ResponseFormat {
   if (!stream) return "json";
-  return query.get("alt") === "sse" ? "sse" : "json_array";
+  return parseAlt(query).form === "sse" ? "sse" : "json_array";
 }
 
-export interface TapOptions {
-  /** Keep the visible text and the model turn (sessions, message content capture). */
-  captureContent: boolean;
-}
-
-export interface TapResult {
-  response: TappedResponse;
-  /** An error that ended a stream after it began (SSE raw tail, or an array element `{"error": ...}`). */
-  streamError?: ErrorBody;
-  /** Response objects read: chunks for a stream, 1 for a unary answer. */
-  chunks: number;
-  /** True when bytes were left that were not a complete object (a truncated or non-JSON body). */
-  malformed: boolean;
-}
-
-export class ResponseTap {
+export class GenerateContentTap implements Tap {
   private readonly decoder = new TextDecoder();
+  private readonly sse = new SseLines();
   private readonly finishByCandidate = new Map<number, string>();
   private readonly parts: Part[] = [];
   private usage: TappedResponse["usage"];
@@ -66,7 +58,7 @@ export class ResponseTap {
   finish(): TapResult {
     const rest = this.decoder.decode();
     if (this.format === "sse") {
-      this.pushSse(`${rest}\n`);
+      this.readSseLines([...this.sse.push(rest), ...this.sse.end()]);
       if (this.sseTail.trim()) this.readObjectText(this.sseTail);
     } else if (this.format === "json_array") {
       this.pushArray(rest);
@@ -79,16 +71,15 @@ export class ResponseTap {
   }
 
   private pushSse(text: string): void {
-    let buffer = this.pending + text;
-    let newline = buffer.indexOf("\n");
-    while (newline >= 0) {
-      const line = buffer.slice(0, newline).replace(/\r$/, "");
-      buffer = buffer.slice(newline + 1);
-      if (line.startsWith("data:")) this.readObjectText(line.slice(5));
+    this.readSseLines(this.sse.push(text));
+  }
+
+  private readSseLines(lines: string[]): void {
+    for (const line of lines) {
+      const data = sseData(line);
+      if (data !== undefined) this.readObjectText(data);
       else if (line.trim()) this.sseTail += `${line}\n`;
-      newline = buffer.indexOf("\n");
     }
-    this.pending = buffer;
   }
 
   /** Scans `[ {..}, {..} ]` and reads each top-level element as soon as it is complete. */
@@ -121,41 +112,43 @@ export class ResponseTap {
   }
 
   private readObjectText(json: string): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(json);
-    } catch {
-      this.malformed = true;
-      return;
-    }
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) this.readObject(parsed as GenerateContentResponse);
+    const parsed = parseObject(json);
+    if (parsed) this.readObject(parsed);
     else this.malformed = true;
   }
 
-  private readObject(chunk: GenerateContentResponse & { error?: ErrorBody }): void {
-    if (chunk.error) {
-      this.streamError = chunk.error;
+  // The fields are checked as they are read: an upstream (or anything posing as one) may send any shape.
+  private readObject(object: Record<string, unknown>): void {
+    const error = errorOf(object);
+    if (error) {
+      this.streamError = error;
       return;
     }
+    const chunk = object as GenerateContentResponse;
     this.chunks++;
-    if (chunk.usageMetadata) this.usage = chunk.usageMetadata;
-    if (chunk.responseId) this.responseId = chunk.responseId;
-    if (chunk.modelVersion) this.modelVersion = chunk.modelVersion;
-    if (chunk.promptFeedback?.blockReason) this.blockReason = chunk.promptFeedback.blockReason;
-    chunk.candidates?.forEach((candidate, position) => {
-      const index = candidate.index ?? position;
-      if (candidate.finishReason) this.finishByCandidate.set(index, candidate.finishReason);
-      if (index === 0) for (const part of candidate.content?.parts ?? []) this.readPart(part);
+    if (isObject(chunk.usageMetadata)) this.usage = chunk.usageMetadata;
+    if (typeof chunk.responseId === "string") this.responseId = chunk.responseId;
+    if (typeof chunk.modelVersion === "string") this.modelVersion = chunk.modelVersion;
+    const blockReason = isObject(chunk.promptFeedback) ? enumName(BLOCK_REASON_NUMBERS, chunk.promptFeedback.blockReason) : undefined;
+    if (blockReason && blockReason !== "BLOCK_REASON_UNSPECIFIED") this.blockReason = blockReason;
+    if (!Array.isArray(chunk.candidates)) return;
+    chunk.candidates.forEach((candidate, position) => {
+      if (!isObject(candidate)) return;
+      const index = typeof candidate.index === "number" ? candidate.index : position;
+      const finishReason = enumName(FINISH_REASON_NUMBERS, candidate.finishReason);
+      if (finishReason) this.finishByCandidate.set(index, finishReason);
+      const parts = isObject(candidate.content) ? candidate.content.parts : undefined;
+      if (index === 0 && Array.isArray(parts)) for (const part of parts) if (isObject(part)) this.readPart(part);
     });
   }
 
   /** Thought parts are not part of the model turn; an empty text part (the last chunk may carry one) is not visible. */
   private readPart(part: Part): void {
-    if (part.thought) return;
+    if (part.thought === true) return;
     if (part.text !== "") this.hasVisibleParts = true;
     if (!this.options.captureContent) return;
     const last = this.parts.at(-1);
-    if (part.text !== undefined && last?.text !== undefined && !part.thoughtSignature) {
+    if (typeof part.text === "string" && typeof last?.text === "string" && !part.thoughtSignature) {
       last.text += part.text;
     } else if (part.text !== "" || part.thoughtSignature) {
       this.parts.push({ ...part });
@@ -167,14 +160,20 @@ export class ResponseTap {
       finishReasons: [...this.finishByCandidate.entries()].sort(([a], [b]) => a - b).map(([, reason]) => reason),
       hasVisibleParts: this.hasVisibleParts,
     };
-    if (this.usage) response.usage = this.usage;
+    if (this.usage) {
+      response.usage = this.usage;
+      response.tokens = tokensOfUsageMetadata(this.usage);
+    }
     if (this.blockReason) response.blockReason = this.blockReason;
     if (this.responseId) response.responseId = this.responseId;
     if (this.modelVersion) response.modelVersion = this.modelVersion;
     if (this.options.captureContent) {
-      response.text = this.parts.map((p) => p.text ?? "").join("");
+      response.text = this.parts.map((p) => (typeof p.text === "string" ? p.text : "")).join("");
       if (this.parts.length > 0) response.modelContent = { role: "model", parts: this.parts } satisfies Content;
     }
     return response;
   }
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> & object =>
+  typeof value === "object" && value !== null && !Array.isArray(value);

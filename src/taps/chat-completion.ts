@@ -1,0 +1,139 @@
+// The tap of the OpenAI-compatible chat completions (`/{v}/openai/chat/completions`): a `chat.completion` JSON body,
+// or with `stream: true` SSE `chat.completion.chunk` events ending in `data: [DONE]` (usage in a last chunk when
+// `stream_options.include_usage` is set). Its finish reasons are mapped onto Gemini's vocabulary and its usage onto
+// the same token kinds, so a chat completion is measured like a generateContent call.
+
+import type { ErrorBody } from "../gemini/errors.js";
+import { tokenCount, type TokenUsage } from "../gemini/usage.js";
+import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "../openai/types.js";
+import type { TappedResponse } from "../turn/record.js";
+import { SseLines, sseData } from "./sse.js";
+import { errorOf, parseObject, type Tap, type TapOptions, type TapResult } from "./tap.js";
+
+/** OpenAI's finish_reason in Gemini's terms: `length` is MAX_TOKENS (a truncation), `content_filter` SAFETY; a tool
+ *  call ends like any answer (Gemini says STOP). Unknown values keep their name (the label folds them into `other`). */
+export function geminiFinishReason(reason: string): string {
+  switch (reason) {
+    case "stop":
+    case "tool_calls":
+    case "function_call":
+      return "STOP";
+    case "length":
+      return "MAX_TOKENS";
+    case "content_filter":
+      return "SAFETY";
+    default:
+      return reason.toUpperCase();
+  }
+}
+
+/** OpenAI usage in the wire-neutral kinds: prompt_tokens includes the cached ones; completion_tokens the reasoning. */
+export function tokensOfCompletionUsage(usage: CompletionUsage): TokenUsage {
+  const prompt = tokenCount(usage.prompt_tokens);
+  const cached = Math.min(prompt, tokenCount(usage.prompt_tokens_details?.cached_tokens));
+  const completion = tokenCount(usage.completion_tokens);
+  const reasoning = Math.min(completion, tokenCount(usage.completion_tokens_details?.reasoning_tokens));
+  const input = prompt - cached;
+  return {
+    input,
+    cached,
+    output: completion - reasoning,
+    thoughts: reasoning,
+    tool_use: 0,
+    inputAudio: Math.min(input, tokenCount(usage.prompt_tokens_details?.audio_tokens)),
+  };
+}
+
+export class ChatCompletionTap implements Tap {
+  private readonly decoder = new TextDecoder();
+  private readonly sse = new SseLines();
+  private readonly finishByChoice = new Map<number, string>();
+  private body = "";
+  private usage: CompletionUsage | undefined;
+  private id: string | undefined;
+  private model: string | undefined;
+  private text = "";
+  private hasVisibleParts = false;
+  private streamError: ErrorBody | undefined;
+  private chunks = 0;
+  private malformed = false;
+
+  constructor(
+    private readonly stream: boolean,
+    private readonly options: TapOptions,
+  ) {}
+
+  push(bytes: Uint8Array): void {
+    const text = this.decoder.decode(bytes, { stream: true });
+    if (this.stream) this.readLines(this.sse.push(text));
+    else this.body += text;
+  }
+
+  finish(): TapResult {
+    const rest = this.decoder.decode();
+    if (this.stream) {
+      this.readLines([...this.sse.push(rest), ...this.sse.end()]);
+    } else {
+      this.body += rest;
+      if (this.body.trim()) this.readText(this.body);
+    }
+    return { response: this.tapped(), streamError: this.streamError, chunks: this.chunks, malformed: this.malformed };
+  }
+
+  private readLines(lines: string[]): void {
+    for (const line of lines) {
+      const data = sseData(line);
+      if (data === undefined || data.trim() === "[DONE]") continue;
+      this.readText(data);
+    }
+  }
+
+  private readText(json: string): void {
+    const object = parseObject(json);
+    if (!object) {
+      this.malformed = true;
+      return;
+    }
+    const error = errorOf(object);
+    if (error) {
+      this.streamError = error;
+      return;
+    }
+    this.chunks++;
+    const answer = object as Partial<ChatCompletion> & Partial<Pick<ChatCompletionChunk, "choices">>;
+    if (typeof answer.id === "string") this.id = answer.id;
+    if (typeof answer.model === "string") this.model = answer.model;
+    if (answer.usage && typeof answer.usage === "object") this.usage = answer.usage;
+    if (!Array.isArray(answer.choices)) return;
+    answer.choices.forEach((choice: unknown, position) => {
+      if (!choice || typeof choice !== "object") return;
+      const { index, finish_reason: finish, message, delta } = choice as {
+        index?: unknown;
+        finish_reason?: unknown;
+        message?: { content?: unknown; tool_calls?: unknown };
+        delta?: { content?: unknown; tool_calls?: unknown };
+      };
+      const at = typeof index === "number" ? index : position;
+      if (typeof finish === "string") this.finishByChoice.set(at, geminiFinishReason(finish));
+      const content = message ?? delta;
+      if (at !== 0 || !content || typeof content !== "object") return;
+      if (typeof content.content === "string" && content.content !== "") {
+        this.hasVisibleParts = true;
+        if (this.options.captureContent) this.text += content.content;
+      }
+      if (Array.isArray(content.tool_calls) && content.tool_calls.length > 0) this.hasVisibleParts = true;
+    });
+  }
+
+  private tapped(): TappedResponse {
+    const response: TappedResponse = {
+      finishReasons: [...this.finishByChoice.entries()].sort(([a], [b]) => a - b).map(([, reason]) => reason),
+      hasVisibleParts: this.hasVisibleParts,
+    };
+    if (this.usage) response.tokens = tokensOfCompletionUsage(this.usage);
+    if (this.id) response.responseId = this.id;
+    if (this.model) response.modelVersion = this.model;
+    if (this.options.captureContent) response.text = this.text;
+    return response;
+  }
+}
