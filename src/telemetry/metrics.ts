@@ -58,6 +58,9 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
 export const EVICTION_REASONS = ["capacity", "bytes", "ttl", "deleted"] as const;
 const KNOWN_EVICTION_REASONS: ReadonlySet<string> = new Set(EVICTION_REASONS);
 const NAMED_ERROR_TYPES: ReadonlySet<string> = new Set(["timeout", "network", "cancelled", "midstream_error"]);
+/** OpenMetrics' bound on an exemplar's label names and values together (prom-client enforces it). */
+const MAX_EXEMPLAR_LABEL_CHARS = 128;
+const exemplarLabelLength = (labels: TraceExemplar): number => Object.entries(labels).reduce((n, [k, v]) => n + k.length + v.length, 0);
 /** Calls whose answers carry finish reasons: gemini_gateway_responses_total and truncations count them. */
 const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(["generate_content", "chat"]);
 
@@ -149,7 +152,7 @@ export class GatewayMetrics {
   recordTurn(turn: TurnRecord, facts: TurnFacts = {}): void {
     const model = this.folding.model(turn.model);
     const tenant = this.folding.tenant(turn.tenant);
-    const ex = facts.exemplar;
+    const ex = this.usableExemplar(facts.exemplar);
     const inc = (counter: Counter<string>, labels: Labels, value: number): void => this.inc(counter, labels, value, ex);
     const observe = (histogram: Histogram<string>, labels: Labels, value: number): void => this.observe(histogram, labels, value, ex);
     const genAi = { gen_ai_operation_name: turn.operation, gen_ai_provider_name: GEN_AI_PROVIDER_GEMINI, gen_ai_request_model: model };
@@ -216,29 +219,22 @@ export class GatewayMetrics {
     return result;
   }
 
-  // An exemplar that prom-client refuses (its labels over 128 characters, a bad value) is dropped and reported; the
-  // count itself is always recorded.
   private inc(counter: Counter<string>, labels: Labels, value: number, exemplar?: TraceExemplar): void {
     // An exemplar on a zero increment would be recorded with value 1 by prom-client: skip it.
-    const exemplarLabels = exemplar && value > 0 ? { ...exemplar } : undefined;
-    try {
-      counter.inc({ labels, value, exemplarLabels });
-    } catch (err) {
-      if (!exemplarLabels) throw err;
-      this.exemplarFault(err);
-      counter.inc({ labels, value });
-    }
+    counter.inc({ labels, value, exemplarLabels: exemplar && value > 0 ? { ...exemplar } : undefined });
   }
 
   private observe(histogram: Histogram<string>, labels: Labels, value: number, exemplar?: TraceExemplar): void {
-    const exemplarLabels = exemplar ? { ...exemplar } : undefined;
-    try {
-      histogram.observe({ labels, value, exemplarLabels });
-    } catch (err) {
-      if (!exemplarLabels) throw err;
-      this.exemplarFault(err);
-      histogram.observe({ labels, value });
-    }
+    histogram.observe({ labels, value, exemplarLabels: exemplar ? { ...exemplar } : undefined });
+  }
+
+  /** The exemplar if prom-client will take it. prom-client counts first and checks the exemplar after, throwing:
+   *  one it would refuse is dropped here (and reported), so the count is recorded once and nothing throws. */
+  private usableExemplar(exemplar: TraceExemplar | undefined): TraceExemplar | undefined {
+    if (!exemplar) return undefined;
+    if (exemplarLabelLength(exemplar) <= MAX_EXEMPLAR_LABEL_CHARS) return exemplar;
+    this.exemplarFault(new RangeError(`exemplar labels of ${exemplarLabelLength(exemplar)} characters (OpenMetrics allows ${MAX_EXEMPLAR_LABEL_CHARS})`));
+    return undefined;
   }
 
   // Every counter enables exemplars so that one inc() form serves all (prom-client's inc changes shape with it).
