@@ -15,6 +15,7 @@ import { gatewayUploadUrl, publicBase, ResourceGuard } from "../../src/resources
 import { MemoryOwnerStore, openOwnerStore, type OwnerStore } from "../../src/resources/owner-store.js";
 import type { TurnRecord } from "../../src/turn/record.js";
 import { dropKeys } from "../sessions/harness.js";
+import { turn } from "../telemetry/helpers.js";
 
 describe("resource names", () => {
   test("the owned name of a name, a path or a URL; models and catalogs are public", () => {
@@ -147,7 +148,7 @@ describe("guard", () => {
     const listed = await g.hook(call({ kind: "list" }))!.body!(Buffer.from(JSON.stringify({ files: [{ name: "files/a" }, { name: "files/b" }, { name: "files/c" }] })));
     expect(JSON.parse(listed.toString())).toEqual({ files: [{ name: "files/a" }] });
     const deleted = g.hook(call({ kind: "owned", name: "files/a", deletes: true }))!;
-    await deleted.settle!({ httpStatus: 200 } as TurnRecord);
+    await deleted.settle!({ ...turn(), httpStatus: 200 });
     expect(await g.store.owner("files/a")).toBeUndefined();
   });
 
@@ -166,8 +167,10 @@ describe("guard", () => {
     await g.admit(call({ kind: "owned", name: "files/x", deletes: false }, "beta"));
     expect(g.hook(call({ kind: "list" }))).toBeUndefined();
     const batch = g.hook({ ...call({ kind: "owned", name: "batches/b1", deletes: false }), tap: "batch" })!;
-    const read = (): TurnRecord =>
-      ({ httpStatus: 200, response: { finishReasons: [], hasVisibleParts: false, tokens: { input: 5, cached: 0, output: 1, thoughts: 0, tool_use: 0, inputAudio: 0 } } }) as TurnRecord;
+    const read = (): TurnRecord => ({
+      ...turn(),
+      response: { finishReasons: [], hasVisibleParts: false, tokens: { input: 5, cached: 0, output: 1, thoughts: 0, tool_use: 0, inputAudio: 0 } },
+    });
     const first = read();
     const second = read();
     await batch.settle!(first);
