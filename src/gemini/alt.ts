@@ -3,7 +3,8 @@
 // (`sse`, else the JSON array) and whether enums come as numbers.
 
 export interface AltParameter {
-  /** The media form asked for: `sse`, `json`, `media`...; undefined when absent. */
+  /** The media form asked for: `sse`, `json`, `media`...; undefined when absent. `sse` wins when one spelling asks
+   *  for it and another for `json` (`alt=sse&$alt=json;enum-encoding=int`: SSE events with integer enums). */
   form?: string;
   /** `enum-encoding=int`: enums are written as their numbers. */
   intEnums: boolean;
@@ -15,7 +16,7 @@ export function parseAlt(query: URLSearchParams): AltParameter {
   for (const name of ["alt", "$alt"]) {
     for (const value of query.getAll(name)) {
       const [first = "", ...options] = value.split(";").map((piece) => piece.trim());
-      if (first !== "") form = first.toLowerCase();
+      if (first !== "" && form !== "sse") form = first.toLowerCase();
       if (options.some((option) => option.toLowerCase() === "enum-encoding=int")) intEnums = true;
     }
   }

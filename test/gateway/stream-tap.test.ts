@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { parseAlt } from "../../src/gemini/alt.js";
 import { GenerateContentTap, responseFormat, type ResponseFormat } from "../../src/taps/generate-content.js";
 
 const chunks = [
@@ -163,5 +164,15 @@ describe("response tap", () => {
     const { response } = tapIn("json", body, 1000);
     expect(response.finishReasons).toEqual(["STOP", "MAX_TOKENS"]);
     expect(response.text).toBe("a");
+  });
+});
+
+describe("the alt parameter", () => {
+  test("every spelling; sse wins over json; enum-encoding=int on either", () => {
+    expect(parseAlt(new URLSearchParams("alt=sse"))).toEqual({ form: "sse", intEnums: false });
+    expect(parseAlt(new URLSearchParams("%24alt=json%3Benum-encoding%3Dint"))).toEqual({ form: "json", intEnums: true });
+    expect(parseAlt(new URLSearchParams("alt=sse&$alt=json;enum-encoding=int"))).toEqual({ form: "sse", intEnums: true });
+    expect(parseAlt(new URLSearchParams("$alt=json;enum-encoding=int&alt=sse"))).toEqual({ form: "sse", intEnums: true });
+    expect(parseAlt(new URLSearchParams(""))).toEqual({ intEnums: false });
   });
 });
