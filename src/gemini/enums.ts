@@ -115,7 +115,8 @@ export const TASK_TYPE_NUMBERS: EnumTable = {
   CODE_RETRIEVAL_QUERY: 8,
 };
 
-/** Which enum a JSON field holds, by its (lowerCamelCase) name, wherever it appears in a request or an answer. */
+/** Which enum a JSON field holds, by its (lowerCamelCase) name, wherever it appears in a request or an answer.
+ *  (generationConfig.responseModalities is not here: its Modality numbers AUDIO 3, unlike the token counts'.) */
 export const ENUM_FIELDS: Readonly<Record<string, EnumTable>> = {
   finishReason: FINISH_REASON_NUMBERS,
   blockReason: BLOCK_REASON_NUMBERS,
@@ -123,7 +124,6 @@ export const ENUM_FIELDS: Readonly<Record<string, EnumTable>> = {
   probability: HARM_PROBABILITY_NUMBERS,
   threshold: HARM_BLOCK_THRESHOLD_NUMBERS,
   modality: MODALITY_NUMBERS,
-  responseModalities: MODALITY_NUMBERS,
   language: CODE_LANGUAGE_NUMBERS,
   outcome: CODE_OUTCOME_NUMBERS,
   state: STATE_NUMBERS,

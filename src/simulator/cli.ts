@@ -14,15 +14,16 @@ const FLAGS = {
   rpm: { env: "SIM_RPM", help: "requests per minute per key+model (default unlimited)" },
   rpd: { env: "SIM_RPD", help: "requests per day per key+model (default unlimited)" },
   tpm: { env: "SIM_TPM", help: "input tokens per minute per key+model (default unlimited)" },
+  "implicit-cache-window-ms": { env: "SIM_IMPLICIT_CACHE_WINDOW_MS", help: "how long 2.5 models keep a prompt prefix cached (0 = no implicit caching)", default: String(DEFAULT_SIMULATOR_OPTIONS.implicitCacheWindowMs) },
+  "batch-polls": { env: "SIM_BATCH_POLLS", help: "GETs a batch takes to finish: pending, running, then done", default: String(DEFAULT_SIMULATOR_OPTIONS.batchPollsUntilDone) },
 } as const satisfies Record<string, { env: string; help: string; default?: string }>;
 type FlagName = keyof typeof FLAGS;
 
 export function usage(): string {
-  const lines = Object.entries(FLAGS).map(([name, flag]) => {
-    const def = "default" in flag ? ` (default ${flag.default})` : "";
-    return `  --${name.padEnd(19)} ${flag.env.padEnd(22)} ${flag.help}${def}`;
-  });
-  return `Usage: gemini-gateway simulate [options]\n\nRuns the Gemini API simulator (see README.md, "The simulator").\n\nOptions (flag, environment variable):\n${lines.join("\n")}\n  --help                                     show this help\n`;
+  const line = (flag: string, env: string, help: string): string => `  ${flag.padEnd(28)} ${env.padEnd(29)} ${help}`;
+  const lines = Object.entries(FLAGS).map(([name, flag]) => line(`--${name}`, flag.env, `${flag.help}${"default" in flag ? ` (default ${flag.default})` : ""}`));
+  lines.push(line("--help", "", "show this help"));
+  return `Usage: gemini-gateway simulate [options]\n\nRuns the Gemini API simulator (see docs/simulator.md).\n\nOptions (flag, environment variable):\n${lines.join("\n")}\n`;
 }
 
 const intFrom = (min: number) => z.coerce.number({ error: "must be a number" }).int("must be an integer").min(min, `must be >= ${min}`);
@@ -50,6 +51,8 @@ const optionsSchema = z
     rpm: optionalInt,
     rpd: optionalInt,
     tpm: optionalInt,
+    "implicit-cache-window-ms": intFrom(0),
+    "batch-polls": intFrom(1),
   })
   .transform(
     (o): SimulatorOptions => ({
@@ -62,6 +65,8 @@ const optionsSchema = z
       rpm: o.rpm,
       rpd: o.rpd,
       tpm: o.tpm,
+      implicitCacheWindowMs: o["implicit-cache-window-ms"],
+      batchPollsUntilDone: o["batch-polls"],
     }),
   );
 

@@ -1,10 +1,10 @@
 // Fault injection: the rules tests and users script against (`PUT /_sim/faults`), matched in order per request.
 import { z } from "zod";
 import { BLOCK_REASONS, FINISH_REASONS } from "../gemini/types.js";
+import type { PlanOverrides } from "./generation.js";
 import { seededRandom } from "./generation.js";
-
-export const MODEL_METHODS = ["generateContent", "streamGenerateContent", "countTokens"] as const;
-export type FaultMethod = (typeof MODEL_METHODS)[number];
+import type { Operation } from "./routes.js";
+import { OPERATIONS } from "./routes.js";
 
 const nonNegativeInt = z.number().int().nonnegative();
 const durationString = z.string().regex(/^\d+(\.\d+)?s$/, 'a protobuf Duration such as "1.5s"');
@@ -22,7 +22,7 @@ export const faultSchema = z.union([
 export type Fault = z.infer<typeof faultSchema>;
 
 export const ruleSchema = z.strictObject({
-  when: z.strictObject({ model: z.string().min(1).optional(), method: z.enum(MODEL_METHODS).optional() }).optional(),
+  when: z.strictObject({ model: z.string().min(1).optional(), method: z.enum(OPERATIONS).optional() }).optional(),
   fault: faultSchema,
   probability: z.number().min(0).max(1).optional(),
   times: z.number().int().positive().optional(),
@@ -35,6 +35,13 @@ export type FaultConfig = z.infer<typeof faultConfigSchema>;
 /** The stats label of a fault: `status:503`, `reset`, `midstream_error`, ... */
 export function faultLabel(fault: Fault): string {
   return "status" in fault && !("kind" in fault) ? `status:${fault.status}` : (fault as { kind: string }).kind;
+}
+
+/** What a fault changes in a generated reply: a forced finishReason, or a blocked prompt. */
+export function planOverrides(fault: Fault | undefined): PlanOverrides {
+  if (fault && "kind" in fault && fault.kind === "finish") return { finishReason: fault.finishReason };
+  if (fault && "kind" in fault && fault.kind === "block") return { blockReason: fault.blockReason ?? "SAFETY" };
+  return {};
 }
 
 /** One line per problem, for the 400 answer to a bad PUT. */
@@ -67,9 +74,10 @@ export class FaultBook {
 
   /**
    * The fault for a request, if any: the first rule whose `when` matches and whose probability draw passes
-   * (a draw is taken only for rules with probability < 1). Consumes one of the rule's `times`.
+   * (a draw is taken only for rules with probability < 1). Consumes one of the rule's `times`. `model` is the model
+   * the request names, if any: a rule with `when.model` never matches a request that names none.
    */
-  pick(method: FaultMethod, model: string): Fault | undefined {
+  pick(method: Operation, model: string | undefined): Fault | undefined {
     for (const [index, rule] of this.rules.entries()) {
       if (rule.when?.method !== undefined && rule.when.method !== method) continue;
       if (rule.when?.model !== undefined && rule.when.model !== model) continue;

@@ -20,6 +20,12 @@ export interface SimulatorOptions {
   rpm?: number;
   rpd?: number;
   tpm?: number;
+  /** How long a prompt prefix stays in the implicit cache of 2.5 models (default 5 minutes; 0 = no implicit caching). */
+  implicitCacheWindowMs: number;
+  /** A batch is pending until the first GET, running until this many GETs, then done (default 2). */
+  batchPollsUntilDone: number;
+  /** The clock of expiries, cache windows, quotas and timestamps (ms since the epoch); default Date.now. */
+  clock?: () => number;
 }
 
 export interface RunningSimulator {
@@ -34,6 +40,8 @@ export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = {
   replyTokens: { min: 20, max: 80 },
   ttftMs: 0,
   tokensPerSecond: 0,
+  implicitCacheWindowMs: 5 * 60_000,
+  batchPollsUntilDone: 2,
 };
 
 export async function startSimulator(options: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {

@@ -87,10 +87,11 @@ export class QuotaLedger {
   }
 }
 
-/** The 429 Google sends for a quota: message, Help, QuotaFailure and (when a delay is known) RetryInfo. */
-export function quotaError(model: string, quotaId: string, quotaMetric: string, limit: number | undefined, retryAfterMs: number | undefined): GeminiError {
+/** The 429 Google sends for a quota: message, Help, QuotaFailure and (when a delay is known) RetryInfo. Quotas of
+ *  requests that name no model (files, caches...) have no model dimension. */
+export function quotaError(model: string | undefined, quotaId: string, quotaMetric: string, limit: number | undefined, retryAfterMs: number | undefined): GeminiError {
   const delay = retryAfterMs === undefined ? undefined : formatDuration(retryAfterMs);
-  const violation: Record<string, unknown> = { quotaMetric, quotaId, quotaDimensions: { location: "global", model } };
+  const violation: Record<string, unknown> = { quotaMetric, quotaId, quotaDimensions: model === undefined ? { location: "global" } : { location: "global", model } };
   if (limit !== undefined) violation.quotaValue = String(limit);
   const details: ErrorDetail[] = [
     { "@type": `${RPC_TYPE_PREFIX}Help`, links: [{ description: "Learn more about Gemini API quotas", url: "https://ai.google.dev/gemini-api/docs/rate-limits" }] },
@@ -100,7 +101,7 @@ export function quotaError(model: string, quotaId: string, quotaMetric: string, 
   const message =
     "You exceeded your current quota, please check your plan and billing details. For more information on this error, " +
     "head to: https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current usage, head to: https://ai.dev/usage?tab=rate-limit. \n" +
-    `* Quota exceeded for metric: ${quotaMetric}, limit: ${limit ?? 0}, model: ${model}` +
+    `* Quota exceeded for metric: ${quotaMetric}, limit: ${limit ?? 0}${model === undefined ? "" : `, model: ${model}`}` +
     (delay === undefined ? "" : `\nPlease retry in ${delay}.`);
   return new GeminiError(429, "RESOURCE_EXHAUSTED", message, details);
 }

@@ -1,51 +1,56 @@
-// The HTTP shell of the simulator (node:http, for exact control of the bytes): routing, auth, faults, latency, framing.
-// Protocol decisions live in the pure modules beside it (validate, generation, quota, faults).
+// The HTTP shell of the simulator (node:http, for exact control of the bytes): control routes, then for the API the
+// route table, the key, the model check, the fault rules, and the resource module's handler; then the writing of its
+// answer (latency, integer enums, stream framing and cuts, stats). Protocol decisions live in the modules.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+import { parseAlt } from "../gemini/alt.js";
 import type { ErrorDetail } from "../gemini/errors.js";
-import { GeminiError, RPC_TYPE_PREFIX, canonicalError, formatEnvelope, invalidArgument, notFound } from "../gemini/errors.js";
-import type { GenerateContentResponse } from "../gemini/types.js";
-import type { Fault, FaultMethod } from "./faults.js";
-import { FaultBook, describeIssues, faultConfigSchema, faultLabel } from "./faults.js";
-import type { ReplyPlan } from "./generation.js";
-import { planReply, streamChunks, unaryResponse } from "./generation.js";
-import type { SimModel } from "./models.js";
-import { MODELS, describeModel, findModel } from "./models.js";
-import { QuotaLedger, quotaError, violationError } from "./quota.js";
-import type { StatsMethod } from "./stats.js";
-import { StatsRecorder } from "./stats.js";
-import { countPromptTokens } from "./tokenizer.js";
+import { GeminiError, RPC_TYPE_PREFIX, canonicalError, invalidArgument, notFound } from "../gemini/errors.js";
+import { batchHandlers } from "./batches.js";
+import { cachedContentHandlers } from "./cached-contents.js";
+import type { Answer, Handler, RequestContext, StreamAnswer } from "./context.js";
+import { firstHeader } from "./context.js";
+import { embeddingHandlers } from "./embeddings.js";
+import { encodeIntEnums } from "./enum-encoding.js";
+import type { Fault } from "./faults.js";
+import { describeIssues, faultConfigSchema, faultLabel } from "./faults.js";
+import { fileHandlers } from "./files.js";
+import { generateHandlers, trickleMs } from "./generate.js";
 import type { SimulatorOptions } from "./index.js";
-import type { ApiVersion } from "./validate.js";
-import { parseCountTokensRequest, parseGenerateContentRequest, parseJsonBody } from "./validate.js";
+import type { SimModel } from "./models.js";
+import { findModel, modelNotFound, supports } from "./models.js";
+import { openaiHandlers, requestedModel } from "./openai.js";
+import { quotaError } from "./quota.js";
+import type { Operation, RouteFamily, RouteMatch } from "./routes.js";
+import { MODEL_METHODS, familyOfPath, matchRoute } from "./routes.js";
+import { SimulatorState } from "./state.js";
+import { isObject, parseJsonBody } from "./validate.js";
 
 const JSON_TYPE = "application/json; charset=UTF-8";
-const MAX_BODY_BYTES = 20 * 1024 * 1024;
-const DEFAULT_PAGE_SIZE = 50;
-const MAX_PAGE_SIZE = 1000;
+/** JSON request bodies; upload data has its own limit (files.ts). */
+const MAX_JSON_BODY_BYTES = 20 * 1024 * 1024;
 const MIDSTREAM_503 = "This model is currently experiencing high demand. Spikes in demand are usually temporary. Please try again later.";
 const DEFAULT_429_QUOTA_ID = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier";
-
-const MODEL_ROUTE = /^\/(v1|v1beta|v1alpha)\/models(?:\/([^/:]+)(?::([A-Za-z]+))?)?\/?$/;
-
-/** How the answer of one request is framed: a plain JSON body, SSE events, or a streamed JSON array. */
-type Framing = "json" | "sse" | "array";
 
 interface Call {
   req: IncomingMessage;
   res: ServerResponse;
   /** Aborted when the client goes away or the simulator closes. */
   signal: AbortSignal;
-  framing: Framing;
-  /** Whether this is model-API traffic, counted in the stats. */
+  /** Which error form the answer takes (OpenAI-compatible errors come in a JSON list). */
+  family: RouteFamily;
+  /** A native stream in the JSON-array form wraps its errors in a list too. */
+  arrayFraming: boolean;
+  /** Whether this is API traffic, counted in the stats. */
   counted: boolean;
 }
 
 const pretty = (value: unknown): string => JSON.stringify(value, null, 2);
 
-function apiKeyOf(req: IncomingMessage, url: URL): string | undefined {
-  const header = req.headers["x-goog-api-key"];
-  const key = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get("key") ?? undefined;
+/** The API key: `x-goog-api-key` or `?key=`; on the OpenAI-compatible paths `Authorization: Bearer` first. */
+function apiKeyOf(req: IncomingMessage, url: URL, family: RouteFamily): string | undefined {
+  const bearer = family === "openai" ? /^Bearer\s+(.+)$/i.exec(firstHeader(req.headers, "authorization") ?? "")?.[1] : undefined;
+  const key = bearer ?? firstHeader(req.headers, "x-goog-api-key") ?? url.searchParams.get("key") ?? undefined;
   return key === "" ? undefined : key;
 }
 
@@ -55,7 +60,7 @@ const invalidKey = (): GeminiError =>
     { "@type": `${RPC_TYPE_PREFIX}LocalizedMessage`, locale: "en-US", message: "API key not valid. Please pass a valid API key." },
   ] satisfies ErrorDetail[]);
 
-function faultError(fault: Fault & { status: number }, model: string): GeminiError {
+function faultError(fault: Fault & { status: number }, model: string | undefined): GeminiError {
   if (fault.status === 429) {
     const { retryDelay, quotaId = DEFAULT_429_QUOTA_ID } = fault as { retryDelay?: string; quotaId?: string };
     // A 429 rule with neither field answers the bare RESOURCE_EXHAUSTED that Google also sends.
@@ -68,15 +73,20 @@ function faultError(fault: Fault & { status: number }, model: string): GeminiErr
   return canonicalError(fault.status);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+const asksToStream = (body: unknown): boolean => isObject(body) && body.stream === true;
+
+const midstreamError = (status = 503): GeminiError => (status === 503 ? canonicalError(503, MIDSTREAM_503) : canonicalError(status));
+
+/** Reads a request body once, at most `limit` bytes (Google's 413 beyond). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw canonicalError(413);
+    if (size > limit) throw canonicalError(413);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 /** Waits, or returns false when the request was aborted meanwhile. */
@@ -100,130 +110,122 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 }
 
 export class SimulatorService {
-  readonly faults = new FaultBook();
-  readonly stats = new StatsRecorder();
-  private readonly quotas: QuotaLedger;
+  readonly state: SimulatorState;
+  private readonly handlers: Record<Operation, Handler>;
 
-  constructor(private readonly options: SimulatorOptions) {
-    this.quotas = new QuotaLedger({ rpm: options.rpm, rpd: options.rpd, tpm: options.tpm });
+  constructor(options: SimulatorOptions) {
+    this.state = new SimulatorState(options);
+    this.handlers = {
+      ...generateHandlers(this.state),
+      ...embeddingHandlers(),
+      ...cachedContentHandlers(this.state),
+      ...fileHandlers(this.state),
+      ...batchHandlers(this.state),
+      ...openaiHandlers(this.state),
+    } satisfies Record<Operation, Handler>;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const url = new URL(req.url ?? "/", "http://simulator");
-    const call: Call = { req, res, signal, framing: "json", counted: false };
+    const call: Call = { req, res, signal, family: familyOfPath(url.pathname), arrayFraming: false, counted: false };
     try {
-      if (url.pathname === "/_sim/faults" || url.pathname === "/_sim/stats") {
-        await this.handleControl(call, url.pathname);
-        return;
-      }
-      await this.handleModelApi(call, url);
+      if (url.pathname === "/_sim/faults" || url.pathname === "/_sim/stats") await this.handleControl(call, url.pathname);
+      else await this.handleApi(call, url);
     } catch (err) {
-      const error = err instanceof GeminiError ? err : canonicalError(500);
-      this.sendError(call, error);
+      this.sendError(call, err instanceof GeminiError ? err : canonicalError(500));
     }
   }
 
   private async handleControl(call: Call, path: string): Promise<void> {
+    const { faults, stats } = this.state;
     const method = call.req.method ?? "GET";
     if (path === "/_sim/stats") {
-      if (method === "GET") return this.sendJson(call, 200, this.stats.snapshot());
+      if (method === "GET") return this.sendJson(call, 200, stats.snapshot());
       if (method === "DELETE") {
-        this.stats.reset();
-        return this.sendJson(call, 200, this.stats.snapshot());
+        stats.reset();
+        return this.sendJson(call, 200, stats.snapshot());
       }
     } else {
-      if (method === "GET") return this.sendJson(call, 200, this.faults.show());
+      if (method === "GET") return this.sendJson(call, 200, faults.show());
       if (method === "DELETE") {
-        this.faults.clear();
-        return this.sendJson(call, 200, this.faults.show());
+        faults.clear();
+        return this.sendJson(call, 200, faults.show());
       }
       if (method === "PUT") {
-        const parsed = faultConfigSchema.safeParse(parseJsonBody(await readBody(call.req)));
+        const parsed = faultConfigSchema.safeParse(parseJsonBody((await readBody(call.req, MAX_JSON_BODY_BYTES)).toString("utf8")));
         if (!parsed.success) throw invalidArgument(describeIssues(parsed.error));
-        this.faults.set(parsed.data);
-        return this.sendJson(call, 200, this.faults.show());
+        faults.set(parsed.data);
+        return this.sendJson(call, 200, faults.show());
       }
     }
     throw notFound(`${method} ${path} is not a simulator control route.`);
   }
 
-  private async handleModelApi(call: Call, url: URL): Promise<void> {
-    const match = MODEL_ROUTE.exec(url.pathname);
-    const httpMethod = call.req.method ?? "GET";
-    const [, version, modelId, action] = match ?? [];
-    const method = this.routeMethod(httpMethod, modelId, action);
-    if (!match || !version || !method) throw canonicalError(404);
-    const isModelMethod = method !== "listModels" && method !== "getModel";
-    this.stats.request(method, isModelMethod ? modelId : undefined);
+  /** Order of checks: route, key, model, fault rule, then the handler (body, validation, quota, answer). */
+  private async handleApi(call: Call, url: URL): Promise<void> {
+    const route = matchRoute(call.req.method ?? "GET", url.pathname, url.searchParams);
+    if (!route) throw canonicalError(404);
+    const { stats, faults } = this.state;
+    stats.request(route.operation);
     call.counted = true;
-    if (method === "streamGenerateContent") call.framing = url.searchParams.get("alt") === "sse" ? "sse" : "array";
+    call.family = route.family;
+    const alt = parseAlt(url.searchParams);
+    call.arrayFraming = route.operation === "streamGenerateContent" && alt.form !== "sse";
 
-    const key = apiKeyOf(call.req, url);
-    if (key === undefined) throw canonicalError(403);
-    if (this.options.keys && !this.options.keys.includes(key)) throw invalidKey();
+    const key = apiKeyOf(call.req, url, route.family);
+    // Upload data is authorised by its upload id; a key may come along or not.
+    if (key === undefined && route.family !== "upload") throw canonicalError(403);
+    if (key !== undefined && this.state.options.keys && !this.state.options.keys.includes(key)) throw invalidKey();
 
-    if (method === "listModels") return this.listModels(call, url);
-    const model = findModel(modelId ?? "");
-    if (method === "getModel") {
-      if (!model) throw notFound(`Model is not found: models/${modelId} for api version ${version}`);
-      return this.sendJson(call, 200, describeModel(model));
-    }
-    if (!model) {
-      throw notFound(
-        `models/${modelId} is not found for API version ${version}, or is not supported for ${method}. Call ListModels to see the list of available models and their supported methods.`,
-      );
-    }
+    let raw: Promise<Buffer> | undefined;
+    let body: Promise<unknown> | undefined;
+    const bytes = (limit: number): Promise<Buffer> => (raw ??= readBody(call.req, limit));
+    const json = (): Promise<unknown> => (body ??= bytes(MAX_JSON_BODY_BYTES).then((b) => parseJsonBody(b.toString("utf8"))));
 
-    const fault = this.faults.pick(method, model.id);
+    const model = await this.modelOf(route, json);
+    const streaming = route.operation === "streamGenerateContent" || (route.operation === "openaiChatCompletions" && asksToStream(await json()));
+    const fault = faults.pick(route.operation, model?.id ?? route.model);
     if (fault) {
-      this.stats.fault(faultLabel(fault));
-      if (!(await this.applyEarlyFault(call, fault, model, method))) return;
+      stats.fault(faultLabel(fault));
+      if (!(await this.applyEarlyFault(call, fault, model, streaming))) return;
     }
-
-    const body = parseJsonBody(await readBody(call.req));
-    if (method === "countTokens") {
-      const request = parseCountTokensRequest(body, model, version as ApiVersion);
-      const prompt = countPromptTokens(request);
-      const answer: Record<string, unknown> = { totalTokens: prompt.total };
-      if (prompt.details.length > 0) answer.promptTokensDetails = prompt.details;
-      return this.sendJson(call, 200, answer);
-    }
-
-    const request = parseGenerateContentRequest(body, model, version as ApiVersion);
-    const plan = planReply(model, request, this.options.replyTokens, {
-      finishReason: fault && "kind" in fault && fault.kind === "finish" ? fault.finishReason : undefined,
-      blockReason: fault && "kind" in fault && fault.kind === "block" ? (fault.blockReason ?? "SAFETY") : undefined,
-    });
-    const violation = this.quotas.enabled ? this.quotas.admit(key, model.id, plan.prompt.total, Date.now()) : undefined;
-    if (violation) throw violationError(model.id, violation);
-
-    if (method === "generateContent") {
-      const wait = this.options.ttftMs + this.trickleMs(plan.pieces.length);
-      if (!(await pause(wait, call.signal))) return;
-      const response = unaryResponse(plan);
-      this.stats.usage(response.usageMetadata);
-      return this.sendJson(call, 200, response);
-    }
-    return this.stream(call, plan, fault);
+    const ctx: RequestContext = {
+      route,
+      url,
+      headers: call.req.headers,
+      key: key ?? "",
+      ...(model ? { model } : {}),
+      ...(fault ? { fault } : {}),
+      intEnums: alt.intEnums && route.family === "native",
+      framing: alt.form === "sse" ? "sse" : "array",
+      origin: `http://${call.req.headers.host ?? "127.0.0.1"}`,
+      now: this.state.now(),
+      json,
+      bytes,
+    };
+    await this.write(call, await this.handlers[route.operation](ctx), ctx, fault);
   }
 
-  private routeMethod(httpMethod: string, modelId: string | undefined, action: string | undefined): StatsMethod | undefined {
-    if (httpMethod === "GET" && action === undefined) return modelId === undefined ? "listModels" : "getModel";
-    if (httpMethod === "POST" && modelId !== undefined) {
-      if (action === "generateContent" || action === "streamGenerateContent" || action === "countTokens") return action;
-    }
-    return undefined;
+  /** The model a model method names (path, or body on the OpenAI-compatible paths): it must exist and support it. */
+  private async modelOf(route: RouteMatch, json: () => Promise<unknown>): Promise<SimModel | undefined> {
+    const method = MODEL_METHODS[route.operation];
+    if (method === undefined) return undefined;
+    const name = route.family === "openai" ? requestedModel(await json()) : (route.model ?? "");
+    this.state.stats.model(name);
+    const model = findModel(name);
+    if (!model || !supports(model, method)) throw modelNotFound(name, route.version, route.family === "openai" ? method : route.operation);
+    return model;
   }
 
-  /** Applies the faults that act before the body is read; false when the request is finished. */
-  private async applyEarlyFault(call: Call, fault: Fault, model: SimModel, method: FaultMethod): Promise<boolean> {
-    if (!("kind" in fault)) throw faultError(fault, model.id);
+  /** Applies the faults that act before the handler; false when the request is finished. */
+  private async applyEarlyFault(call: Call, fault: Fault, model: SimModel | undefined, streaming: boolean): Promise<boolean> {
+    if (!("kind" in fault)) throw faultError(fault, model?.id);
     switch (fault.kind) {
       case "reset":
         call.req.socket.destroy();
         return false;
       case "hang":
-        if (method === "streamGenerateContent" && fault.afterChunks !== undefined) return true; // hangs mid-stream
+        if (streaming && fault.afterChunks !== undefined) return true; // hangs mid-stream
         if (fault.ms === undefined) await untilAborted(call.signal);
         else await pause(fault.ms, call.signal);
         call.req.socket.destroy();
@@ -231,39 +233,52 @@ export class SimulatorService {
       case "delay":
         return pause(fault.ms, call.signal);
       case "midstream_error":
-        // Only a stream can fail midway; any other method answers the error status outright.
-        if (method !== "streamGenerateContent") throw this.midstreamError(fault.status);
+        // Only a stream can fail midway; any other request answers the error status outright.
+        if (!streaming) throw midstreamError(fault.status);
         return true;
       default:
         return true;
     }
   }
 
-  private midstreamError(status = 503): GeminiError {
-    return status === 503 ? canonicalError(503, MIDSTREAM_503) : canonicalError(status);
-  }
-
-  private trickleMs(tokens: number): number {
-    return this.options.tokensPerSecond > 0 ? (tokens * 1000) / this.options.tokensPerSecond : 0;
-  }
-
-  private async stream(call: Call, plan: ReplyPlan, fault: Fault | undefined): Promise<void> {
+  private async write(call: Call, answer: Answer, ctx: RequestContext, fault: Fault | undefined): Promise<void> {
     const { res, signal } = call;
-    const chunks = streamChunks(plan);
-    // A fault that cuts the stream: after `afterChunks` chunks (never all of them), an error tail or a hang.
-    const cut = fault && "kind" in fault && (fault.kind === "midstream_error" || fault.kind === "hang") ? fault : undefined;
-    const sendCount = cut ? Math.min(cut.afterChunks ?? 1, chunks.length - 1) : chunks.length;
+    switch (answer.kind) {
+      case "json":
+        if (!(await pause(answer.delayMs ?? 0, signal))) return;
+        this.state.stats.usage(answer.usage);
+        return this.sendJson(call, answer.status ?? 200, ctx.intEnums ? encodeIntEnums(answer.body) : answer.body, answer.headers);
+      case "empty":
+        this.state.stats.status(200);
+        res.writeHead(200, answer.headers);
+        res.end();
+        return;
+      case "bytes":
+        this.state.stats.status(200);
+        res.writeHead(200, { "Content-Type": answer.contentType, "Content-Length": String(answer.body.length) });
+        res.end(answer.body);
+        return;
+      case "stream":
+        return this.stream(call, answer, fault);
+    }
+  }
 
-    if (!(await pause(this.options.ttftMs, signal))) return;
-    this.stats.status(200);
-    res.writeHead(200, { "Content-Type": call.framing === "sse" ? "text/event-stream" : JSON_TYPE, "Content-Disposition": "attachment" });
-    let lastSent: GenerateContentResponse | undefined;
+  private async stream(call: Call, answer: StreamAnswer, fault: Fault | undefined): Promise<void> {
+    const { res, signal } = call;
+    const { frames } = answer;
+    // A fault that cuts the stream: after `afterChunks` frames (never all of them), an error tail or a hang.
+    const cut = fault && "kind" in fault && (fault.kind === "midstream_error" || fault.kind === "hang") ? fault : undefined;
+    const sendCount = cut ? Math.min(cut.afterChunks ?? 1, frames.length - 1) : frames.length;
+
+    if (!(await pause(this.state.options.ttftMs, signal))) return;
+    this.state.stats.status(200);
+    res.writeHead(200, answer.headers);
+    let sent = 0;
     try {
-      for (let i = 0; i < sendCount; i += 1) {
-        const chunk = chunks[i]!;
-        if (i > 0 && !(await pause(this.trickleMs(plan.pieces.length > 0 ? countChunkTokens(chunks, i) : 0), signal))) return;
-        res.write(this.frame(call.framing, chunk, i === 0));
-        lastSent = chunk;
+      for (const frame of frames.slice(0, sendCount)) {
+        if (sent > 0 && !(await pause(trickleMs(this.state, frame.tokens), signal))) return;
+        res.write(frame.text);
+        sent += 1;
       }
       if (cut?.kind === "hang") {
         if (cut.ms === undefined) await untilAborted(signal);
@@ -271,40 +286,15 @@ export class SimulatorService {
         res.destroy();
         return;
       }
-      if (cut?.kind === "midstream_error") {
-        const envelope = this.midstreamError(cut.status).toEnvelope();
-        // SSE: the raw pretty error, no `data:` prefix. Array: one more element, then the array closes.
-        res.end(call.framing === "array" ? `${sendCount > 0 ? "\r\n," : "["}${pretty(envelope)}\r\n]` : formatEnvelope(envelope));
-        return;
-      }
-      res.end(call.framing === "array" ? "\r\n]" : undefined);
+      res.end(cut?.kind === "midstream_error" ? answer.failure(midstreamError(cut.status), sent) : answer.end);
     } finally {
-      this.stats.usage(lastSent?.usageMetadata);
+      this.state.stats.usage(sent > 0 ? frames[sent - 1]!.usage : undefined);
     }
   }
 
-  private frame(framing: Framing, chunk: GenerateContentResponse, first: boolean): string {
-    if (framing === "sse") return `data: ${JSON.stringify(chunk)}\r\n\r\n`;
-    return `${first ? "[" : "\r\n,"}${pretty(chunk)}`;
-  }
-
-  private listModels(call: Call, url: URL): void {
-    const pageSizeParam = url.searchParams.get("pageSize");
-    const pageSize = pageSizeParam === null ? DEFAULT_PAGE_SIZE : Number(pageSizeParam);
-    if (!Number.isInteger(pageSize) || pageSize < 0) throw invalidArgument(`Invalid value at 'page_size' (TYPE_INT32), "${pageSizeParam}"`);
-    const size = pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(pageSize, MAX_PAGE_SIZE);
-    const token = url.searchParams.get("pageToken");
-    const offset = token ? Number(Buffer.from(token, "base64url").toString("utf8")) : 0;
-    if (!Number.isInteger(offset) || offset < 0 || offset > MODELS.length) throw invalidArgument("Invalid page token.");
-    const page = MODELS.slice(offset, offset + size);
-    const answer: Record<string, unknown> = { models: page.map(describeModel) };
-    if (offset + size < MODELS.length) answer.nextPageToken = Buffer.from(String(offset + size)).toString("base64url");
-    this.sendJson(call, 200, answer);
-  }
-
-  private sendJson(call: Call, status: number, body: unknown): void {
-    if (call.counted) this.stats.status(status);
-    call.res.writeHead(status, { "Content-Type": JSON_TYPE });
+  private sendJson(call: Call, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (call.counted) this.state.stats.status(status);
+    call.res.writeHead(status, { "Content-Type": JSON_TYPE, ...headers });
     call.res.end(`${pretty(body)}\n`);
   }
 
@@ -314,15 +304,9 @@ export class SimulatorService {
       res.destroy();
       return;
     }
-    if (call.counted) this.stats.status(error.code);
+    if (call.counted) this.state.stats.status(error.code);
     const body = error.toBody();
     res.writeHead(error.code, { "Content-Type": JSON_TYPE, ...error.headers });
-    res.end(call.framing === "array" ? `[${body}]` : body);
+    res.end(call.arrayFraming || call.family === "openai" ? `[${body}]` : body);
   }
-}
-
-/** Visible tokens carried by chunk i: the difference of the running candidatesTokenCount. */
-function countChunkTokens(chunks: readonly GenerateContentResponse[], i: number): number {
-  const before = i > 0 ? (chunks[i - 1]?.usageMetadata?.candidatesTokenCount ?? 0) : 0;
-  return (chunks[i]?.usageMetadata?.candidatesTokenCount ?? 0) - before;
 }

@@ -1,7 +1,22 @@
 // What the simulator saw and answered, for tests to count upstream attempts exactly (`GET /_sim/stats`).
 import type { UsageMetadata } from "../gemini/types.js";
+import type { Operation } from "./routes.js";
+import { OPERATIONS } from "./routes.js";
 
-export type StatsMethod = "generateContent" | "streamGenerateContent" | "countTokens" | "listModels" | "getModel";
+/** The stats count requests per operation: the route table's names. */
+export type StatsMethod = Operation;
+
+export interface TokenTotals {
+  /** promptTokenCount: cached tokens included. */
+  prompt: number;
+  /** cachedContentTokenCount (explicit and implicit caches). */
+  cached: number;
+  candidates: number;
+  thoughts: number;
+  /** toolUsePromptTokenCount. */
+  toolUse: number;
+  total: number;
+}
 
 export interface SimulatorStats {
   requests: number;
@@ -9,7 +24,7 @@ export interface SimulatorStats {
   byModel: Record<string, number>;
   byStatus: Record<string, number>;
   byFault: Record<string, number>;
-  tokens: { prompt: number; candidates: number; thoughts: number; total: number };
+  tokens: TokenTotals;
 }
 
 function bump(counts: Record<string, number>, key: string): void {
@@ -22,18 +37,22 @@ export class StatsRecorder {
   static empty(): SimulatorStats {
     return {
       requests: 0,
-      byMethod: { generateContent: 0, streamGenerateContent: 0, countTokens: 0, listModels: 0, getModel: 0 },
+      byMethod: Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<StatsMethod, number>,
       byModel: {},
       byStatus: {},
       byFault: {},
-      tokens: { prompt: 0, candidates: 0, thoughts: 0, total: 0 },
+      tokens: { prompt: 0, cached: 0, candidates: 0, thoughts: 0, toolUse: 0, total: 0 },
     };
   }
 
-  request(method: StatsMethod, model?: string): void {
+  request(method: StatsMethod): void {
     this.stats.requests += 1;
     this.stats.byMethod[method] += 1;
-    if (model !== undefined) bump(this.stats.byModel, model);
+  }
+
+  /** The model a model method named (in its path, or in the body for the OpenAI-compatible ones). */
+  model(model: string): void {
+    bump(this.stats.byModel, model);
   }
 
   status(code: number): void {
@@ -49,8 +68,10 @@ export class StatsRecorder {
     if (!usage) return;
     const t = this.stats.tokens;
     t.prompt += usage.promptTokenCount ?? 0;
+    t.cached += usage.cachedContentTokenCount ?? 0;
     t.candidates += usage.candidatesTokenCount ?? 0;
     t.thoughts += usage.thoughtsTokenCount ?? 0;
+    t.toolUse += usage.toolUsePromptTokenCount ?? 0;
     t.total += usage.totalTokenCount ?? 0;
   }
 

@@ -1,4 +1,4 @@
-// The simulator's tokenizer: deterministic, documented (README.md, "The simulator"), used for usageMetadata and countTokens alike.
+// The simulator's tokenizer: deterministic, documented (docs/simulator.md), used for usageMetadata and countTokens alike.
 // A token is a run of up to 8 letters/digits, or one other non-space character; whitespace rides along with the
 // token that follows it. Non-text parts have fixed or JSON-derived costs.
 import type { Content, Modality, ModalityTokenCount, Part } from "../gemini/types.js";
@@ -55,6 +55,14 @@ export function countPromptTokens(request: { contents: Content[]; systemInstruct
   const contents = request.systemInstruction ? [request.systemInstruction, ...request.contents] : request.contents;
   for (const content of contents) for (const part of content.parts) add(partModality(part), countPartTokens(part));
   if (request.tools && request.tools.length > 0) add("TEXT", countTextTokens(JSON.stringify(request.tools)));
+  const details = [...byModality].map(([modality, tokenCount]) => ({ modality, tokenCount }));
+  return { total: details.reduce((sum, d) => sum + d.tokenCount, 0), details };
+}
+
+/** Several counts as one: totals added, details merged per modality in first-seen order. */
+export function sumPromptTokens(counts: readonly PromptTokens[]): PromptTokens {
+  const byModality = new Map<Modality, number>();
+  for (const count of counts) for (const d of count.details) byModality.set(d.modality, (byModality.get(d.modality) ?? 0) + d.tokenCount);
   const details = [...byModality].map(([modality, tokenCount]) => ({ modality, tokenCount }));
   return { total: details.reduce((sum, d) => sum + d.tokenCount, 0), details };
 }

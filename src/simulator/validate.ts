@@ -1,6 +1,8 @@
 // Request validation with the messages and statuses of the real Developer API (see /work/shared/docs/gemini-api.md).
 // Pure functions: raw JSON in, a normalized (lowerCamelCase) request out, or a GeminiError thrown.
-import { invalidArgument, permissionDenied } from "../gemini/errors.js";
+import type { EnumTable } from "../gemini/enums.js";
+import { CODE_LANGUAGE_NUMBERS, CODE_OUTCOME_NUMBERS, HARM_BLOCK_THRESHOLD_NUMBERS, HARM_CATEGORY_NUMBERS, enumName } from "../gemini/enums.js";
+import { invalidArgument } from "../gemini/errors.js";
 import type { Content, CountTokensRequest, GenerateContentRequest, GenerationConfig } from "../gemini/types.js";
 import { PART_DATA_FIELDS } from "../gemini/types.js";
 import type { SimModel } from "./models.js";
@@ -32,9 +34,9 @@ export function snakeToCamel(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
-type JsonObject = Record<string, unknown>;
+export type JsonObject = Record<string, unknown>;
 
-function isObject(value: unknown): value is JsonObject {
+export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -46,7 +48,7 @@ const unknownName = (name: string, at?: string): never => {
  * Renames snake_case keys to lowerCamelCase (proto JSON accepts both) and rejects unknown names.
  * `at` is the proto path Google names in the message (snake_case).
  */
-function normalizeKeys(obj: JsonObject, known: ReadonlySet<string>, at?: string): JsonObject {
+export function normalizeKeys(obj: JsonObject, known: ReadonlySet<string>, at?: string): JsonObject {
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(obj)) {
     const camel = snakeToCamel(key);
@@ -56,12 +58,30 @@ function normalizeKeys(obj: JsonObject, known: ReadonlySet<string>, at?: string)
   return out;
 }
 
-const NESTED_PART_OBJECTS: Readonly<Record<string, ReadonlySet<string>>> = {
-  inlineData: new Set(["mimeType", "data"]),
-  fileData: new Set(["mimeType", "fileUri"]),
+/** GenerationConfig.Modality, which numbers AUDIO 3: not the Modality of token counts (VIDEO 3, AUDIO 4). */
+const RESPONSE_MODALITY_NUMBERS: EnumTable = { MODALITY_UNSPECIFIED: 0, TEXT: 1, IMAGE: 2, AUDIO: 3 };
+
+const PROTO_PACKAGE = "type.googleapis.com/google.ai.generativelanguage.v1beta";
+
+/**
+ * An enum value sent as its name or its number (`enum-encoding=int` clients send numbers), as its name; anything else
+ * is the proto JSON parser's 400. `path` is the proto path (snake_case), `typeName` the enum's proto name.
+ */
+export function enumValue(table: EnumTable, typeName: string, value: unknown, path: string): string {
+  const name = typeof value === "string" && table[value] !== undefined ? value : typeof value === "number" && Object.values(table).includes(value) ? enumName(table, value) : undefined;
+  if (name === undefined) throw invalidArgument(`Invalid value at '${path}' (${PROTO_PACKAGE}.${typeName}), ${JSON.stringify(value)}`);
+  return name;
+}
+
+/** Nested part objects: their known fields, and which of them are enums. */
+const NESTED_PART_OBJECTS: Readonly<Record<string, { fields: ReadonlySet<string>; enums?: Readonly<Record<string, [EnumTable, string]>> }>> = {
+  inlineData: { fields: new Set(["mimeType", "data"]) },
+  fileData: { fields: new Set(["mimeType", "fileUri"]) },
+  executableCode: { fields: new Set(["language", "code", "id"]), enums: { language: [CODE_LANGUAGE_NUMBERS, "ExecutableCode.Language"] } },
+  codeExecutionResult: { fields: new Set(["outcome", "output", "id"]), enums: { outcome: [CODE_OUTCOME_NUMBERS, "CodeExecutionResult.Outcome"] } },
 };
 
-function normalizeContent(raw: unknown, path: string): Content {
+export function normalizeContent(raw: unknown, path: string): Content {
   if (!isObject(raw)) throw invalidArgument(`Invalid value at '${path}' (type.googleapis.com/google.ai.generativelanguage.v1beta.Content), ${JSON.stringify(raw)}`);
   const content = normalizeKeys(raw, new Set(["role", "parts"]), path);
   const rawParts = content.parts === undefined ? [] : content.parts;
@@ -70,9 +90,15 @@ function normalizeContent(raw: unknown, path: string): Content {
     const partPath = `${path}.parts[${j}]`;
     if (!isObject(rawPart)) throw invalidArgument(`Invalid value at '${partPath}': expected an object.`);
     const part = normalizeKeys(rawPart, PART_FIELDS, partPath);
-    for (const [field, known] of Object.entries(NESTED_PART_OBJECTS)) {
+    for (const [field, { fields, enums = {} }] of Object.entries(NESTED_PART_OBJECTS)) {
       const nested = part[field];
-      if (isObject(nested)) part[field] = normalizeKeys(nested, known, `${partPath}.${field}`);
+      if (!isObject(nested)) continue;
+      const at = `${partPath}.${field}`;
+      const normalized = normalizeKeys(nested, fields, at);
+      for (const [enumField, [table, typeName]] of Object.entries(enums)) {
+        if (normalized[enumField] !== undefined) normalized[enumField] = enumValue(table, typeName, normalized[enumField], `${at}.${enumField}`);
+      }
+      part[field] = normalized;
     }
     return part;
   });
@@ -82,7 +108,7 @@ function normalizeContent(raw: unknown, path: string): Content {
 }
 
 /** `path` is how Google names the request in messages: GenerateContentRequest or CountTokensRequest.generate_content_request. */
-function checkContents(contents: Content[], path: string): void {
+export function checkContents(contents: Content[], path: string): void {
   if (contents.length === 0) throw invalidArgument(`* ${path}.contents: contents is not specified\n`);
   contents.forEach((content, i) => {
     if (content.parts.length === 0) throw invalidArgument(`* ${path}.contents[${i}].parts: contents.parts must not be empty.\n`);
@@ -136,11 +162,33 @@ export function checkThinkingBudget(model: SimModel, budget: number | undefined)
 function normalizeGenerationConfig(raw: unknown): GenerationConfig | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (!isObject(raw)) throw invalidArgument("Invalid value at 'generation_config': expected an object.");
+  // An empty config is no config (@google/genai sends `{}` whenever a call has a config): the same reply either way.
+  if (Object.keys(raw).length === 0) return undefined;
   const config = normalizeKeys(raw, GENERATION_CONFIG_FIELDS, "generation_config") as GenerationConfig;
   if (isObject(config.thinkingConfig)) {
     config.thinkingConfig = normalizeKeys(config.thinkingConfig, THINKING_CONFIG_FIELDS, "generation_config.thinking_config");
   }
+  if (Array.isArray(config.responseModalities)) {
+    config.responseModalities = config.responseModalities.map((m, i) =>
+      enumValue(RESPONSE_MODALITY_NUMBERS, "GenerationConfig.Modality", m, `generation_config.response_modalities[${i}]`),
+    );
+  }
   return config;
+}
+
+const SAFETY_SETTING_FIELDS = new Set(["category", "threshold"]);
+
+function normalizeSafetySettings(raw: unknown): GenerateContentRequest["safetySettings"] {
+  if (!Array.isArray(raw)) throw invalidArgument("Invalid value at 'safety_settings': expected a list.");
+  return raw.map((setting, i) => {
+    const at = `safety_settings[${i}]`;
+    if (!isObject(setting)) throw invalidArgument(`Invalid value at '${at}': expected an object.`);
+    const { category, threshold } = normalizeKeys(setting, SAFETY_SETTING_FIELDS, at);
+    return {
+      category: enumValue(HARM_CATEGORY_NUMBERS, "HarmCategory", category, `${at}.category`),
+      threshold: enumValue(HARM_BLOCK_THRESHOLD_NUMBERS, "SafetySetting.HarmBlockThreshold", threshold, `${at}.threshold`),
+    };
+  });
 }
 
 /** Validates a GenerateContentRequest body (already JSON-parsed). */
@@ -166,12 +214,12 @@ export function parseGenerateContentRequest(
     request.generationConfig = generationConfig;
     checkThinkingBudget(model, generationConfig.thinkingConfig?.thinkingBudget);
   }
-  if (Array.isArray(body.safetySettings)) request.safetySettings = body.safetySettings as GenerateContentRequest["safetySettings"];
+  if (body.safetySettings !== undefined && body.safetySettings !== null) request.safetySettings = normalizeSafetySettings(body.safetySettings);
   if (Array.isArray(body.tools)) request.tools = body.tools;
   if (body.toolConfig !== undefined) request.toolConfig = body.toolConfig;
-  if (typeof body.cachedContent === "string" && body.cachedContent !== "") {
-    // The simulator keeps no caches: every cache name is unknown, as Google answers for a foreign one.
-    throw permissionDenied(`CachedContent not found (or permission denied)`);
+  if (body.cachedContent !== undefined && body.cachedContent !== null && body.cachedContent !== "") {
+    if (typeof body.cachedContent !== "string") throw invalidArgument(`Invalid value at 'cached_content' (TYPE_STRING), ${JSON.stringify(body.cachedContent)}`);
+    request.cachedContent = body.cachedContent;
   }
   return request;
 }

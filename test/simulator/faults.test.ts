@@ -3,6 +3,7 @@ import { ApiError, GoogleGenAI } from "@google/genai";
 import { GoogleGenerativeAI, GoogleGenerativeAIFetchError } from "@google/generative-ai";
 import { describe, expect, test } from "vitest";
 import { CANONICAL_MESSAGES } from "../../src/gemini/errors.js";
+import { StatsRecorder } from "../../src/simulator/stats.js";
 import type { FaultRule, TestSimulator } from "../helpers/sim.js";
 import { startTestSimulator, useTestSimulator } from "../helpers/sim.js";
 
@@ -293,7 +294,7 @@ describe("latency and stats", () => {
     const stats = await sim.stats();
     expect(stats).toEqual({
       requests: 6,
-      byMethod: { generateContent: 2, streamGenerateContent: 1, countTokens: 1, listModels: 1, getModel: 1 },
+      byMethod: { ...StatsRecorder.empty().byMethod, generateContent: 2, streamGenerateContent: 1, countTokens: 1, listModels: 1, getModel: 1 },
       byModel: { "gemini-2.5-flash": 2, "gemini-2.5-pro": 1, "gemini-2.0-flash": 1 },
       byStatus: { "200": 5, "503": 1 },
       byFault: { "status:503": 1 },
@@ -301,10 +302,58 @@ describe("latency and stats", () => {
         prompt: unary.usageMetadata.promptTokenCount! + streamUsage.promptTokenCount!,
         candidates: unary.usageMetadata.candidatesTokenCount! + streamUsage.candidatesTokenCount!,
         thoughts: unary.usageMetadata.thoughtsTokenCount! + streamUsage.thoughtsTokenCount!,
+        cached: 0,
+        toolUse: 0,
         total: unary.usageMetadata.totalTokenCount! + streamUsage.totalTokenCount!,
       },
     });
     await sim.resetStats();
     expect((await sim.stats()).requests).toBe(0);
+  });
+});
+
+describe("faults on the wider surface", () => {
+  const document = Array.from({ length: 1100 }, (_, i) => `word${i % 40}`).join(" ");
+
+  test("status faults by operation name: the SDK's ApiError for caches, files, batches and embeddings", async () => {
+    await sim.setFaults([
+      { when: { method: "createCachedContent" }, fault: { status: 503 } },
+      { when: { method: "uploadFileData" }, fault: { status: 429, retryDelay: "2s" } },
+      { when: { method: "batchEmbedContents", model: "gemini-embedding-001" }, fault: { status: 500 } },
+    ]);
+    const ai = genai();
+    const statusOf = async (promise: Promise<unknown>) => ((await promise.catch((e: unknown) => e)) as ApiError).status;
+    expect(await statusOf(ai.caches.create({ model: "gemini-2.5-flash", config: { contents: document } }))).toBe(503);
+    const upload = (await ai.files.upload({ file: new Blob(["abc"], { type: "text/plain" }) }).catch((e: unknown) => e)) as ApiError;
+    expect(upload.status).toBe(429);
+    expect(upload.message).toContain('"retryDelay":"2s"');
+    expect(JSON.parse(upload.message).error.details[1].violations[0].quotaDimensions).toEqual({ location: "global" });
+    expect(await statusOf(ai.models.embedContent({ model: "gemini-embedding-001", contents: "x" }))).toBe(500);
+    const stats = await sim.stats();
+    expect(stats.byFault).toEqual({ "status:503": 1, "status:429": 1, "status:500": 1 });
+    expect(stats.byMethod).toMatchObject({ createCachedContent: 1, createFile: 1, uploadFileData: 1, batchEmbedContents: 1 });
+    expect(stats.byStatus).toEqual({ "200": 1, "429": 1, "500": 1, "503": 1 });
+  });
+
+  test("reset, hang, delay and midstream_error apply to every operation", async () => {
+    const batch = await genai().batches.create({ model: "gemini-2.0-flash", src: [{ contents: "x" }] });
+    await sim.setFaults([
+      { when: { method: "getBatch" }, fault: { kind: "reset" }, times: 1 },
+      { when: { method: "listFiles" }, fault: { kind: "hang", ms: 50 }, times: 1 },
+      { when: { method: "embedContent" }, fault: { kind: "midstream_error", status: 504 }, times: 1 },
+      { when: { method: "getBatch" }, fault: { kind: "delay", ms: 20 }, times: 1 },
+    ]);
+    await expect(fetch(`${sim.url}/v1beta/${batch.name}?key=k`)).rejects.toThrow(TypeError);
+    await expect(fetch(`${sim.url}/v1beta/files?key=k`)).rejects.toThrow(TypeError);
+    const embed = await fetch(`${sim.url}/v1beta/models/gemini-embedding-001:embedContent?key=k`, { method: "POST", body: JSON.stringify({ content: { parts: [{ text: "x" }] } }) });
+    expect(embed.status).toBe(504);
+    expect((await genai().batches.get({ name: batch.name! })).name).toBe(batch.name);
+    expect((await sim.stats()).byFault).toEqual({ reset: 1, hang: 1, midstream_error: 1, delay: 1 });
+  });
+
+  test("a rule naming an unknown operation is refused", async () => {
+    const res = await fetch(`${sim.url}/_sim/faults`, { method: "PUT", body: JSON.stringify({ rules: [{ when: { method: "createFiles" }, fault: { status: 500 } }] }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("rules.0.when.method");
   });
 });

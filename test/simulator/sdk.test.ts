@@ -165,8 +165,10 @@ describe("new @google/genai", () => {
       "models/gemini-2.5-flash-lite",
       "models/gemini-2.0-flash",
       "models/gemini-2.0-flash-lite",
+      "models/gemini-embedding-001",
+      "models/text-embedding-004",
     ]);
-    expect((await sim.stats()).byMethod.listModels).toBe(3);
+    expect((await sim.stats()).byMethod.listModels).toBe(4);
   });
 
   test("thinkingBudget 0 turns thinking off on flash; pro rejects it with the exact message", async () => {

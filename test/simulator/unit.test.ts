@@ -151,8 +151,8 @@ describe("validation", () => {
     expect(parseCountTokensRequest({}, flash, "v1beta")).toEqual({ contents: [] });
   });
 
-  test("cachedContent is unknown to the simulator; a part with two data fields is rejected", () => {
-    rejects(() => parseGenerateContentRequest({ ...ask("x"), cachedContent: "cachedContents/abc" }, flash, "v1beta"), "CachedContent not found (or permission denied)");
+  test("cachedContent is kept as a name; a part with two data fields is rejected", () => {
+    expect(parseGenerateContentRequest({ ...ask("x"), cachedContent: "cachedContents/abc" }, flash, "v1beta").cachedContent).toBe("cachedContents/abc");
     rejects(
       () => parseGenerateContentRequest({ contents: [{ parts: [{ text: "a", inlineData: { mimeType: "image/png", data: "" } }] }] }, flash, "v1beta"),
       "* GenerateContentRequest.contents[0].parts[0].data: oneof field 'data' is already set. Cannot set 'inlineData'\n",
