@@ -1,4 +1,4 @@
-// Request validation with the messages and statuses of the real Developer API (see /work/shared/docs/gemini-api.md).
+// Request validation with the messages and statuses of the real Developer API (docs/simulator.md lists them).
 // Pure functions: raw JSON in, a normalized (lowerCamelCase) request out, or a GeminiError thrown.
 import type { EnumTable } from "../gemini/enums.js";
 import { CODE_LANGUAGE_NUMBERS, CODE_OUTCOME_NUMBERS, HARM_BLOCK_THRESHOLD_NUMBERS, HARM_CATEGORY_NUMBERS, enumName } from "../gemini/enums.js";
