@@ -15,6 +15,7 @@ import type { RunningGateway } from "../../src/server/gateway.js";
 import { normalizeModel } from "../../src/telemetry/pricing.js";
 import { createTelemetry } from "../../src/telemetry/telemetry.js";
 import type { RouteName } from "../../src/turn/record.js";
+import { sumBy, tally, type Series } from "../helpers/metrics.js";
 import { startTestSimulator } from "../helpers/sim.js";
 import type { FaultRule, TestSimulator } from "../helpers/sim.js";
 
@@ -48,38 +49,6 @@ interface SessionSummary {
   appended: boolean;
   usageMetadata: UsageMetadata | null;
   finishReason: string | null;
-}
-
-type Series = Map<string, number>;
-
-function parseMetrics(body: string): Array<{ name: string; labels: Record<string, string>; value: number }> {
-  return body
-    .split("\n")
-    .filter((l) => l && !l.startsWith("#"))
-    .map((line) => {
-      const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)!;
-      const labels: Record<string, string> = {};
-      for (const [, k, v] of (m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!;
-      return { name: m[1]!, labels, value: Number(m[3]) };
-    });
-}
-
-/** Sums a metric's samples grouped by some of its labels (key: label values joined by `|`). */
-function sumBy(body: string, name: string, by: string[]): Series {
-  const out: Series = new Map();
-  for (const s of parseMetrics(body)) {
-    if (s.name !== name) continue;
-    const key = by.map((b) => s.labels[b] ?? "").join("|");
-    out.set(key, (out.get(key) ?? 0) + s.value);
-  }
-  for (const [k, v] of out) if (v === 0) out.delete(k);
-  return out;
-}
-
-function tally(keys: string[]): Series {
-  const out: Series = new Map();
-  for (const k of keys) out.set(k, (out.get(k) ?? 0) + 1);
-  return out;
 }
 
 describe("end to end: telemetry equals what clients and the simulator saw", () => {
