@@ -1,25 +1,15 @@
 // A gateway whose span building throws for every call (a broken span processor): every turn, whatever its route and
 // wire format, must still be in the metrics, exactly; the fault is counted per call and logged once.
 
-import type { Context } from "@opentelemetry/api";
-import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { describe, expect, test } from "vitest";
+import { ThrowingSpanProcessor } from "../helpers/spans.js";
 import type { UsageMetadata } from "../../src/gemini/types.js";
 import { breakdownTotal, tokenBreakdown } from "../../src/gemini/usage.js";
 import { sumBy } from "../helpers/metrics.js";
 import { useSurfaceStack, type SurfaceStack } from "./surface-stack.js";
 
-class ThrowingProcessor implements SpanProcessor {
-  onStart(_span: Span, _context: Context): void {
-    throw new Error("span processor exploded");
-  }
-  onEnd(_span: ReadableSpan): void {}
-  forceFlush = async (): Promise<void> => undefined;
-  shutdown = async (): Promise<void> => undefined;
-}
-
 let stack: SurfaceStack;
-useSurfaceStack((started) => (stack = started), { spanProcessors: [new ThrowingProcessor()] });
+useSurfaceStack((started) => (stack = started), { spanProcessors: [new ThrowingSpanProcessor()] });
 
 describe("span building throws for every call", () => {
   test("native, streamed, OpenAI-compatible and resource calls are all counted, tokens exact", async () => {

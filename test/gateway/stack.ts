@@ -3,12 +3,12 @@
 
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import { afterAll, beforeAll, beforeEach } from "vitest";
 import { loadGatewayConfig } from "../../src/config/gateway.js";
 import type { RunningGateway } from "../../src/server/gateway.js";
 import { startGateway } from "../../src/server/gateway.js";
 import type { SimulatorOptions } from "../../src/simulator/index.js";
 import type { TurnRecord } from "../../src/turn/record.js";
+import { usePerFile } from "../helpers/lifecycle.js";
 import { startTestSimulator, type TestSimulator } from "../helpers/sim.js";
 
 export const GATEWAY_KEY = "gw-test-key-alpha";
@@ -80,18 +80,10 @@ export async function startStack(
 /** One stack for a test file: started before its tests, closed after them; faults, stats and records cleared before
  *  each test. */
 export function useStack(onStart: (stack: Stack) => void, env: Record<string, string> = {}, simOptions: Partial<SimulatorOptions> = {}): void {
-  let stack: Stack | undefined;
-  beforeAll(async () => {
-    stack = await startStack(env, simOptions);
-    onStart(stack);
-  });
-  afterAll(async () => {
-    await stack?.close();
-  });
-  beforeEach(async () => {
-    await stack!.sim.clearFaults();
-    await stack!.sim.resetStats();
-    stack!.records.length = 0;
+  usePerFile(() => startStack(env, simOptions), onStart, async (stack) => {
+    await stack.sim.clearFaults();
+    await stack.sim.resetStats();
+    stack.records.length = 0;
   });
 }
 

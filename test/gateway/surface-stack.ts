@@ -6,7 +6,6 @@ import { GoogleGenAI } from "@google/genai";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
 import { pino } from "pino";
-import { afterAll, beforeAll, beforeEach } from "vitest";
 import { loadGatewayConfig } from "../../src/config/gateway.js";
 import { loadResourceConfig } from "../../src/config/resources.js";
 import { loadSessionConfig } from "../../src/config/sessions.js";
@@ -14,6 +13,7 @@ import { loadTelemetryConfig } from "../../src/config/telemetry.js";
 import { startGateway, type RunningGateway } from "../../src/server/gateway.js";
 import { createTelemetry } from "../../src/telemetry/telemetry.js";
 import type { SimulatorOptions } from "../../src/simulator/index.js";
+import { usePerFile } from "../helpers/lifecycle.js";
 import { scrapeMetrics } from "../helpers/metrics.js";
 import { startTestSimulator, type TestSimulator } from "../helpers/sim.js";
 
@@ -90,16 +90,8 @@ export async function startSurfaceStack(options: SurfaceOptions = {}): Promise<S
 
 /** One stack for a test file; the simulator's faults and stats are cleared before each test. */
 export function useSurfaceStack(onStart: (stack: SurfaceStack) => void, options: SurfaceOptions = {}): void {
-  let stack: SurfaceStack | undefined;
-  beforeAll(async () => {
-    stack = await startSurfaceStack(options);
-    onStart(stack);
-  });
-  afterAll(async () => {
-    await stack?.close();
-  });
-  beforeEach(async () => {
-    await stack!.sim.clearFaults();
-    await stack!.sim.resetStats();
+  usePerFile(() => startSurfaceStack(options), onStart, async (stack) => {
+    await stack.sim.clearFaults();
+    await stack.sim.resetStats();
   });
 }

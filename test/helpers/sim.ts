@@ -1,5 +1,5 @@
 // Start a simulator in a test and script it: faults, stats. Always `await sim.close()` (e.g. in afterAll).
-import { afterAll, beforeAll, beforeEach } from "vitest";
+import { usePerFile } from "./lifecycle.js";
 import type { FaultConfig, FaultRule } from "../../src/simulator/faults.js";
 import type { RunningSimulator, SimulatorOptions } from "../../src/simulator/index.js";
 import { startSimulator } from "../../src/simulator/index.js";
@@ -52,16 +52,8 @@ export async function startTestSimulator(options: Partial<SimulatorOptions> = {}
  * stats cleared before each test. `onStart` receives it (files keep a `let sim` of their own).
  */
 export function useTestSimulator(onStart: (sim: TestSimulator) => void, options: Partial<SimulatorOptions> = {}): void {
-  let sim: TestSimulator | undefined;
-  beforeAll(async () => {
-    sim = await startTestSimulator(options);
-    onStart(sim);
-  });
-  afterAll(async () => {
-    await sim?.close();
-  });
-  beforeEach(async () => {
-    await sim!.clearFaults();
-    await sim!.resetStats();
+  usePerFile(() => startTestSimulator(options), onStart, async (sim) => {
+    await sim.clearFaults();
+    await sim.resetStats();
   });
 }

@@ -1,20 +1,9 @@
 // A turn is never lost to a telemetry fault: when its span, its exemplar or its content cannot be built, its metrics
 // are still recorded, and the fault is counted (gemini_gateway_telemetry_errors_total{stage}) and logged once.
-import type { Context } from "@opentelemetry/api";
-import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
+import { ThrowingSpanProcessor } from "../helpers/spans.js";
 import { GatewayMetrics } from "../../src/telemetry/metrics.js";
 import { samples, startHarness, turn, type Harness } from "./helpers.js";
-
-/** A span processor that throws on every span, as a broken exporter or instrumentation would. */
-class ThrowingProcessor implements SpanProcessor {
-  onStart(_span: Span, _context: Context): void {
-    throw new Error("span processor exploded");
-  }
-  onEnd(_span: ReadableSpan): void {}
-  forceFlush = async (): Promise<void> => undefined;
-  shutdown = async (): Promise<void> => undefined;
-}
 
 const value = (body: string, line: string): number => Number(samples(body, line).find((l) => l.startsWith(line))?.split(" ").pop() ?? NaN);
 
@@ -27,7 +16,7 @@ afterEach(async () => {
 describe("telemetry faults", () => {
   it("span building throws for every call: every turn is still counted, the fault counted per turn and logged once", async () => {
     const errors: string[] = [];
-    harness = await startHarness({}, { spanProcessors: [new ThrowingProcessor()], logError: (_err, message) => errors.push(message) });
+    harness = await startHarness({}, { spanProcessors: [new ThrowingSpanProcessor()], logError: (_err, message) => errors.push(message) });
     for (let i = 0; i < 5; i++) harness.telemetry.turnSink.record(turn());
     const { body } = await harness.scrape();
     expect(value(body, 'gemini_gateway_requests_total{route="generateContent",code="200"}')).toBe(5);
