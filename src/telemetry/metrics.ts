@@ -61,6 +61,8 @@ const NAMED_ERROR_TYPES: ReadonlySet<string> = new Set(["timeout", "network", "c
 /** OpenMetrics' bound on an exemplar's label names and values together (prom-client enforces it). */
 const MAX_EXEMPLAR_LABEL_CHARS = 128;
 const exemplarLabelLength = (labels: TraceExemplar): number => Object.entries(labels).reduce((n, [k, v]) => n + k.length + v.length, 0);
+/** Operations on a model (the OTel GenAI histograms cover these): inference, counting, the model catalog. */
+const MODEL_OPERATIONS: ReadonlySet<string> = new Set(["generate_content", "chat", "embeddings", "count_tokens", "list_models", "get_model"]);
 /** Calls whose answers carry finish reasons: gemini_gateway_responses_total and truncations count them. */
 const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(["generate_content", "chat"]);
 
@@ -158,8 +160,13 @@ export class GatewayMetrics {
     const genAi = { gen_ai_operation_name: turn.operation, gen_ai_provider_name: GEN_AI_PROVIDER_GEMINI, gen_ai_request_model: model };
 
     inc(this.requests, { route: turn.route, code: String(turn.httpStatus) }, 1);
-    observe(this.operationDuration, { ...genAi, error_type: errorTypeLabel(turn.errorType) }, (turn.endedAt - turn.startedAt) / 1000);
-    if (turn.stream && turn.firstChunkAt !== undefined) {
+    // The OTel GenAI histograms describe model operations; the REST resources' CRUD (caches, files, batches...) would
+    // only blur their latency and size distributions.
+    const modelOperation = MODEL_OPERATIONS.has(turn.operation);
+    if (modelOperation) {
+      observe(this.operationDuration, { ...genAi, error_type: errorTypeLabel(turn.errorType) }, (turn.endedAt - turn.startedAt) / 1000);
+    }
+    if (modelOperation && turn.stream && turn.firstChunkAt !== undefined) {
       observe(this.timeToFirstChunk, genAi, (turn.firstChunkAt - turn.startedAt) / 1000);
     }
     if (turn.gatewayOverheadMs !== undefined) observe(this.overhead, {}, turn.gatewayOverheadMs / 1000);
@@ -189,8 +196,10 @@ export class GatewayMetrics {
     for (const type of TOKEN_TYPES) inc(this.tokens, { model, tenant, type }, tokens[type]);
     if (facts.costUsd === undefined) inc(this.unpricedTokens, { model }, breakdownTotal(tokens));
     else inc(this.cost, { model, tenant }, facts.costUsd);
-    observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "input" }, promptTokens(tokens));
-    observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "output" }, tokens.output + tokens.thoughts);
+    if (modelOperation) {
+      observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "input" }, promptTokens(tokens));
+      observe(this.tokenUsage, { ...genAi, gen_ai_token_type: "output" }, tokens.output + tokens.thoughts);
+    }
     if (turn.sessionTurn !== undefined) observe(this.sessionPromptTokens, {}, promptTokens(tokens));
   }
 

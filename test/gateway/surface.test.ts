@@ -446,3 +446,25 @@ describe("the fault mix on the new paths: retried by the same rules, counted", (
     expect(errors.get("chat|midstream_error")).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe("paths", () => {
+  test("a doubled slash (the legacy Python SDK's api_endpoint with a trailing slash) is the same call", async () => {
+    const m = await measure(1, async () => {
+      const res = await fetch(`${stack.url}//v1beta/models/gemini-2.0-flash:generateContent`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-goog-api-key": KEY_ALPHA },
+        body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "hello" }] }] }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    });
+    expect(m.requests).toEqual(new Map([["generateContent|200", 1]]));
+  });
+
+  test("the resource CRUD stays out of the GenAI latency histogram; inference is in it", async () => {
+    const body = await stack.metrics();
+    const operations = [...sumBy(body, "gen_ai_client_operation_duration_seconds_count", ["gen_ai_operation_name"]).keys()];
+    expect(operations.every((op) => ["generate_content", "chat", "embeddings", "count_tokens", "list_models", "get_model"].includes(op))).toBe(true);
+    expect(operations).toContain("chat");
+  });
+});
