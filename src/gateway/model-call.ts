@@ -47,13 +47,18 @@ export function generateTarget(route: RouteName, apiVersion: string, model: stri
   return { route, operation: "generate_content", apiVersion, model, httpMethod: "POST", path: `/${apiVersion}/models/${model}:${method}`, stream, tap: "generate" };
 }
 
+/** Another page of the same list: the call's path and query with `pageToken` set, one upstream GET (no retries);
+ *  undefined when it did not answer 200. */
+export type FetchPage = (pageToken: string) => Promise<Buffer | undefined>;
+
 /** What a route does with a 2xx answer besides passing it on (resource ownership, the upload URL). */
 export interface ResponseHook {
-  /** Rewrites the head before it is sent (may wait, e.g. to record who owns an upload). */
+  /** Rewrites the head before it is sent (may wait, e.g. to record who owns an upload, or to release a deleted
+   *  resource before its deletion is acknowledged). */
   headers?(headers: Record<string, string>): Promise<void>;
   /** Reads the whole body and returns what the client gets instead (record who owns a created resource before its
-   *  name reaches the client; keep only the caller's items of a list). */
-  body?(body: Buffer): Promise<Buffer>;
+   *  name reaches the client; keep only the caller's items of a list, reading further pages when a page kept none). */
+  body?(body: Buffer, fetchPage: FetchPage): Promise<Buffer>;
   /** Runs on the finished record before it is recorded (a batch's results are metered once; a delete releases). */
   settle?(record: TurnRecord): Promise<void>;
 }
@@ -344,12 +349,28 @@ class ModelCall {
       if (!this.record.model && tapped.response.modelVersion) this.record.model = tapped.response.modelVersion;
     }
     if (held && hook?.body) {
-      const body = await hook.body(Buffer.concat(held));
+      const body = await hook.body(Buffer.concat(held), (pageToken) => this.fetchPage(pageToken));
       headers["content-length"] = String(body.length);
       this.writeHead(response.status, headers);
       await this.out.chunk(body);
     }
     this.out.end();
+  }
+
+  private async fetchPage(pageToken: string): Promise<Buffer | undefined> {
+    const query = new URLSearchParams(this.input.query);
+    query.set("pageToken", pageToken);
+    const response = await this.client.send({
+      method: "GET",
+      path: upstreamPath({ path: this.input.path, query }),
+      headers: upstreamRequestHeaders(this.input.clientHeaders, this.input.upstreamKey, { bearer: this.input.bearerAuth === true }),
+      signal: this.controller.signal,
+    });
+    if (response.status !== 200) {
+      await response.dump();
+      return undefined;
+    }
+    return Buffer.from(await response.text());
   }
 
   /** Hands the upstream's error answer to the client unchanged; a 429 gets a Retry-After matching its RetryInfo. */

@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { notFound, permissionDenied, type GeminiError } from "../gemini/errors.js";
 import { createdResources, filterListed, listedField, ownedName, referencedResources, uploadIdOf, uploadName } from "../gemini/resource-names.js";
-import type { ResponseHook } from "../gateway/model-call.js";
+import type { FetchPage, ResponseHook } from "../gateway/model-call.js";
 import type { Ownership } from "../gateway/route-table.js";
 import type { TapKind } from "../taps/index.js";
 import type { TurnRecord } from "../turn/record.js";
@@ -67,6 +67,17 @@ export function gatewayUploadUrl(uploadUrl: string, upstreamBaseUrl: string, bas
 
 const notYours = (name: string): GeminiError => notFound(`Requested entity was not found: ${name}.`);
 
+/** Pages of a list read in one call, at most, when the caller owns nothing on them. */
+const MAX_EMPTY_PAGES = 20;
+
+/** The results file of a finished batch with file input (`metadata.output.responsesFile`). */
+function batchResultsFile(answer: unknown): string | undefined {
+  const metadata = isObject(answer) ? answer.metadata : undefined;
+  const output = isObject(metadata) ? metadata.output : undefined;
+  const file = isObject(output) ? output.responsesFile : undefined;
+  return typeof file === "string" ? ownedName(file) : undefined;
+}
+
 export class ResourceGuard {
   constructor(
     readonly store: OwnerStore,
@@ -110,35 +121,58 @@ export class ResourceGuard {
         return body;
       };
     }
-    if (isolation && ownership.kind === "list") hook.body = (body) => this.#keepOwn(body, tenant);
-    if (isolation && ownership.kind === "owned" && ownership.deletes) {
-      hook.settle = async (record) => {
-        if (record.httpStatus >= 200 && record.httpStatus < 300) await this.store.release(ownership.name);
-      };
+    if (isolation && ownership.kind === "list") hook.body = (body, fetchPage) => this.#keepOwn(body, tenant, fetchPage);
+    // Released before the deletion is acknowledged: a read the client makes next, on any replica, is the gateway's 404.
+    if (isolation && ownership.kind === "owned" && ownership.deletes) hook.headers = () => this.store.release(ownership.name);
+    if (call.tap === "batch" && ownership.kind === "owned") {
+      hook.settle = (record) => this.#meterOnce(record, ownership.name);
+      // A finished batch with file input wrote its results to a file Google made: it is the batch owner's to read.
+      if (isolation) {
+        hook.body = async (body) => {
+          const resultsFile = batchResultsFile(parseJson(body));
+          if (resultsFile) await this.store.claim(resultsFile, tenant);
+          return body;
+        };
+      }
     }
-    if (call.tap === "batch" && ownership.kind === "owned") hook.settle = (record) => this.#meterOnce(record, ownership.name);
     return Object.keys(hook).length > 0 ? hook : undefined;
   }
 
+  /** Every upload URL of the start's answer (`x-goog-upload-url`, `x-goog-upload-control-url`) points back at the
+   *  gateway: the client never learns the upstream's address, and every later command comes through. */
   async #pointUploadAtGateway(headers: Record<string, string>, call: GuardedCall): Promise<void> {
-    const uploadUrl = headers["x-goog-upload-url"];
-    if (!uploadUrl) return;
-    headers["x-goog-upload-url"] = gatewayUploadUrl(uploadUrl, this.options.upstreamBaseUrl, publicBase(call.clientHeaders, this.options.publicUrl));
+    const base = publicBase(call.clientHeaders, this.options.publicUrl);
+    for (const [name, value] of Object.entries(headers)) {
+      if (/^x-goog-upload-.*url$/.test(name)) headers[name] = gatewayUploadUrl(value, this.options.upstreamBaseUrl, base);
+    }
     // Recorded whatever the isolation: upload data may come without a key, and is then the starter's.
-    const uploadId = uploadIdOf(uploadUrl);
+    const uploadId = headers["x-goog-upload-url"] ? uploadIdOf(headers["x-goog-upload-url"]) : undefined;
     if (uploadId) await this.store.claim(uploadName(uploadId), call.tenant);
   }
 
-  async #keepOwn(body: Buffer, tenant: string): Promise<Buffer> {
-    const answer = parseJson(body);
-    if (!isObject(answer)) return body;
-    const field = listedField(answer);
-    if (!field) return body;
+  /** The caller's items of a list answer. A page that keeps none but has a next page is replaced by the next pages
+   *  (up to MAX_EMPTY_PAGES): the SDKs' pagers do not expect an empty page before the end. */
+  async #keepOwn(body: Buffer, tenant: string, fetchPage: FetchPage): Promise<Buffer> {
+    let answer = parseJson(body);
+    for (let page = 0; ; page++) {
+      if (!isObject(answer) || !listedField(answer)) return page === 0 ? body : json(answer);
+      const kept = await this.#ownItems(answer, tenant);
+      const token = kept.nextPageToken;
+      const field = listedField(kept)!;
+      if ((kept[field] as unknown[]).length > 0 || typeof token !== "string" || page >= MAX_EMPTY_PAGES) return json(kept);
+      const next = await fetchPage(token);
+      if (!next) return json(kept);
+      answer = parseJson(next);
+    }
+  }
+
+  async #ownItems(answer: Record<string, unknown>, tenant: string): Promise<Record<string, unknown>> {
+    const field = listedField(answer)!;
     const names = (answer[field] as Array<Record<string, unknown>>).map((item) => (typeof item.name === "string" ? ownedName(item.name) : undefined));
     const known = names.filter((n): n is string => n !== undefined);
-    const owners = new Map(known.map((name, i) => [name, i]));
-    const found = await this.store.owners(known);
-    return json(filterListed(answer, (name) => name !== undefined && found[owners.get(name)!] === tenant));
+    const index = new Map(known.map((name, i) => [name, i]));
+    const owners = await this.store.owners(known);
+    return filterListed(answer, (name) => name !== undefined && owners[index.get(name)!] === tenant);
   }
 
   /** A batch's results are billed once: only the first read of the finished batch carries its tokens. */

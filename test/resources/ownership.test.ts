@@ -118,6 +118,7 @@ describe("ownership stores", () => {
 });
 
 describe("guard", () => {
+  const noPages = async (): Promise<Buffer | undefined> => undefined;
   const guard = (isolation = true) =>
     new ResourceGuard(new MemoryOwnerStore({ maxOwners: 100, ttlSeconds: 60 }), { isolation, upstreamBaseUrl: "http://upstream" });
   const call = (ownership: Parameters<ResourceGuard["admit"]>[0]["ownership"], tenant = "alpha") => ({
@@ -130,7 +131,7 @@ describe("guard", () => {
   test("a created resource is its creator's: the other tenant's calls and uses are 404s", async () => {
     const g = guard();
     const created = g.hook(call({ kind: "create" }))!;
-    await created.body!(Buffer.from(JSON.stringify({ name: "cachedContents/c1" })));
+    await created.body!(Buffer.from(JSON.stringify({ name: "cachedContents/c1" })), noPages);
     await g.admit(call({ kind: "owned", name: "cachedContents/c1", deletes: false }));
     const refused = await g.admit(call({ kind: "owned", name: "cachedContents/c1", deletes: false }, "beta")).catch((e: unknown) => e);
     expect((refused as GeminiError).code).toBe(404);
@@ -141,14 +142,22 @@ describe("guard", () => {
     expect(((await g.admit(call({ kind: "owned", name: "files/elsewhere", deletes: false })).catch((e: unknown) => e)) as GeminiError).code).toBe(404);
   });
 
-  test("lists keep the caller's items; a successful delete releases", async () => {
+  test("lists keep the caller's items, and a page that keeps none is replaced by the next ones; a delete releases before it is acknowledged", async () => {
     const g = guard();
     await g.store.claim("files/a", "alpha");
     await g.store.claim("files/b", "beta");
-    const listed = await g.hook(call({ kind: "list" }))!.body!(Buffer.from(JSON.stringify({ files: [{ name: "files/a" }, { name: "files/b" }, { name: "files/c" }] })));
-    expect(JSON.parse(listed.toString())).toEqual({ files: [{ name: "files/a" }] });
+    await g.store.claim("files/d", "alpha");
+    const page = (items: string[], next?: string): Buffer => Buffer.from(JSON.stringify({ files: items.map((name) => ({ name })), ...(next ? { nextPageToken: next } : {}) }));
+    const list = g.hook(call({ kind: "list" }))!.body!;
+    expect(JSON.parse((await list(page(["files/a", "files/b", "files/c"]), noPages)).toString())).toEqual({ files: [{ name: "files/a" }] });
+    // Upstream pages: [b] -> [c] -> [d]: the caller (alpha) gets [d] at once, not two empty pages first.
+    const later: Record<string, Buffer> = { p2: page(["files/c"], "p3"), p3: page(["files/d"]) };
+    const asked: string[] = [];
+    const filled = await list(page(["files/b"], "p2"), async (token) => (asked.push(token), later[token]));
+    expect(JSON.parse(filled.toString())).toEqual({ files: [{ name: "files/d" }] });
+    expect(asked).toEqual(["p2", "p3"]);
     const deleted = g.hook(call({ kind: "owned", name: "files/a", deletes: true }))!;
-    await deleted.settle!({ ...turn(), httpStatus: 200 });
+    await deleted.headers!({});
     expect(await g.store.owner("files/a")).toBeUndefined();
   });
 
