@@ -180,8 +180,4 @@ export class ResourceGuard {
     if (!record.response?.tokens) return;
     if (!(await this.store.firstTime(`metered/${name}`))) delete record.response.tokens;
   }
-
-  close(): Promise<void> {
-    return this.store.close();
-  }
 }

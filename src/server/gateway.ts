@@ -11,7 +11,8 @@ import { defaultResourceConfig } from "../config/resources.js";
 import { defaultSessionConfig } from "../config/sessions.js";
 import { loadTelemetryConfig } from "../config/telemetry.js";
 import { ResourceGuard } from "../resources/guard.js";
-import { openOwnerStore } from "../resources/owner-store.js";
+import { ownerStore } from "../resources/owner-store.js";
+import { openKeyedStore } from "../store/keyed.js";
 import { createSessions, type SessionService } from "../sessions/index.js";
 import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import type { TurnSink } from "../turn/record.js";
@@ -95,14 +96,10 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   const sessionConfig = config.sessions ?? defaultSessionConfig;
   const resourceConfig = config.resources ?? defaultResourceConfig;
-  // Resource ownership lives where sessions do: one replica's record is every replica's.
+  // Resource owners (and interaction chains) live where sessions do: one replica's record is every replica's.
+  const keyedStore = await openKeyedStore(sessionConfig.store, sessionConfig.redisPrefix);
   const guard = new ResourceGuard(
-    await openOwnerStore({
-      store: sessionConfig.store,
-      prefix: sessionConfig.redisPrefix,
-      maxOwners: resourceConfig.maxOwners,
-      ttlSeconds: resourceConfig.ownerTtlSeconds,
-    }),
+    ownerStore(keyedStore, { maxOwners: resourceConfig.maxOwners, ttlSeconds: resourceConfig.ownerTtlSeconds }),
     {
       isolation: resourceConfig.isolation && config.gateway.auth.mode === "keys",
       upstreamBaseUrl: config.gateway.upstream.baseUrl,
@@ -165,7 +162,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       await closed;
       // After the last request: the snapshot holds every acknowledged turn.
       await sessions.store.close();
-      await guard.close();
+      await keyedStore.close();
       await modelCalls.close();
       await telemetry?.shutdown();
       logger.info("gateway stopped");

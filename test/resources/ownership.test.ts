@@ -12,7 +12,8 @@ import {
 } from "../../src/gemini/resource-names.js";
 import { GeminiError } from "../../src/gemini/errors.js";
 import { gatewayUploadUrl, publicBase, ResourceGuard } from "../../src/resources/guard.js";
-import { MemoryOwnerStore, openOwnerStore, type OwnerStore } from "../../src/resources/owner-store.js";
+import { ownerStore, type OwnerStore } from "../../src/resources/owner-store.js";
+import { openKeyedStore } from "../../src/store/keyed.js";
 import type { TurnRecord } from "../../src/turn/record.js";
 import { dropKeys } from "../sessions/harness.js";
 import { turn } from "../telemetry/helpers.js";
@@ -84,20 +85,22 @@ async function exerciseStore(one: OwnerStore, two: OwnerStore): Promise<void> {
 describe("ownership stores", () => {
   afterAll(() => dropKeys(REDIS, PREFIX));
 
+  const memoryOwners = async (maxOwners = 100): Promise<OwnerStore> => ownerStore(await openKeyedStore("memory", ""), { maxOwners, ttlSeconds: 60 });
+
   test("memory: claims, releases, first-time marks; bounded", async () => {
-    const store = new MemoryOwnerStore({ maxOwners: 2, ttlSeconds: 60 });
+    const store = await memoryOwners(2);
     await exerciseStore(store, store);
     for (const name of ["a/1", "a/2", "a/3"]) await store.claim(name, "t");
     expect(await store.owners(["a/1", "a/2", "a/3"])).toEqual([undefined, "t", "t"]);
   });
 
   test("Redis: two clients (two replicas) see one record", async () => {
-    const options = { store: REDIS, prefix: PREFIX, maxOwners: 10, ttlSeconds: 60 };
-    const one = await openOwnerStore(options);
-    const two = await openOwnerStore(options);
+    const one = await openKeyedStore(REDIS, PREFIX);
+    const two = await openKeyedStore(REDIS, PREFIX);
     try {
       expect(one.kind).toBe("redis");
-      await exerciseStore(one, two);
+      const limits = { maxOwners: 10, ttlSeconds: 60 };
+      await exerciseStore(ownerStore(one, limits), ownerStore(two, limits));
     } finally {
       await one.close();
       await two.close();
@@ -105,22 +108,22 @@ describe("ownership stores", () => {
   });
 
   test("Redis down: a 503 that says what does not work", async () => {
-    const store = await openOwnerStore({ store: "redis://127.0.0.1:1/0", prefix: PREFIX, maxOwners: 10, ttlSeconds: 60 });
+    const down = await openKeyedStore("redis://127.0.0.1:1/0", PREFIX);
     try {
-      const error = await store.owner("files/f1").catch((e: unknown) => e);
+      const error = await ownerStore(down, { maxOwners: 10, ttlSeconds: 60 }).owner("files/f1").catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GeminiError);
       expect((error as GeminiError).code).toBe(503);
       expect((error as GeminiError).message).toMatch(/resource ownership store is unavailable/);
     } finally {
-      await store.close();
+      await down.close();
     }
   });
 });
 
 describe("guard", () => {
   const noPages = async (): Promise<Buffer | undefined> => undefined;
-  const guard = (isolation = true) =>
-    new ResourceGuard(new MemoryOwnerStore({ maxOwners: 100, ttlSeconds: 60 }), { isolation, upstreamBaseUrl: "http://upstream" });
+  const guard = async (isolation = true): Promise<ResourceGuard> =>
+    new ResourceGuard(ownerStore(await openKeyedStore("memory", ""), { maxOwners: 100, ttlSeconds: 60 }), { isolation, upstreamBaseUrl: "http://upstream" });
   const call = (ownership: Parameters<ResourceGuard["admit"]>[0]["ownership"], tenant = "alpha") => ({
     ownership,
     tap: "none" as const,
@@ -129,7 +132,7 @@ describe("guard", () => {
   });
 
   test("a created resource is its creator's: the other tenant's calls and uses are 404s", async () => {
-    const g = guard();
+    const g = await guard();
     const created = g.hook(call({ kind: "create" }))!;
     await created.body!(Buffer.from(JSON.stringify({ name: "cachedContents/c1" })), noPages);
     await g.admit(call({ kind: "owned", name: "cachedContents/c1", deletes: false }));
@@ -143,7 +146,7 @@ describe("guard", () => {
   });
 
   test("lists keep the caller's items, and a page that keeps none is replaced by the next ones; a delete releases before it is acknowledged", async () => {
-    const g = guard();
+    const g = await guard();
     await g.store.claim("files/a", "alpha");
     await g.store.claim("files/b", "beta");
     await g.store.claim("files/d", "alpha");
@@ -162,7 +165,7 @@ describe("guard", () => {
   });
 
   test("uploads: the URL points at the gateway and the upload is the starter's", async () => {
-    const g = guard();
+    const g = await guard();
     const headers: Record<string, string> = { "x-goog-upload-url": "http://upstream/upload/v1beta/files?upload_id=u9&upload_protocol=resumable" };
     await g.hook(call({ kind: "upload_start" }))!.headers!(headers);
     expect(headers["x-goog-upload-url"]).toBe("http://gw/upload/v1beta/files?upload_id=u9&upload_protocol=resumable");
@@ -172,7 +175,7 @@ describe("guard", () => {
   });
 
   test("without isolation nothing is refused or filtered, but a batch's results are still metered once", async () => {
-    const g = guard(false);
+    const g = await guard(false);
     await g.admit(call({ kind: "owned", name: "files/x", deletes: false }, "beta"));
     expect(g.hook(call({ kind: "list" }))).toBeUndefined();
     const batch = g.hook({ ...call({ kind: "owned", name: "batches/b1", deletes: false }), tap: "batch" })!;
