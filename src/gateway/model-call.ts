@@ -39,6 +39,9 @@ export interface CallTarget {
   bearerAuth?: boolean;
   /** The shape of the gateway's own errors; default Gemini's envelope. */
   errors?: ErrorShape;
+  /** The call keeps state upstream and must not run twice (an interaction's create): retried only after a 429 or
+   *  a 503, which say nothing was done. */
+  once?: boolean;
 }
 
 /** A generate call on a model (sessions). */
@@ -59,8 +62,46 @@ export interface ResponseHook {
   /** Reads the whole body and returns what the client gets instead (record who owns a created resource before its
    *  name reaches the client; keep only the caller's items of a list, reading further pages when a page kept none). */
   body?(body: Buffer, fetchPage: FetchPage): Promise<Buffer>;
-  /** Runs on the finished record before it is recorded (a batch's results are metered once; a delete releases). */
+  /** Sees each chunk before it is written, without holding the stream back unless it returns a promise (record who
+   *  owns a streamed interaction as soon as its id passes, before the client can use it). */
+  beforeChunk?(chunk: Buffer): Promise<void> | undefined;
+  /** Runs on the finished record before it is recorded (results metered once; a conversation's turn number). */
   settle?(record: TurnRecord): Promise<void>;
+}
+
+/** The hooks of several concerns on one call, each step run in order. */
+export function combineHooks(...hooks: Array<ResponseHook | undefined>): ResponseHook | undefined {
+  const present = hooks.filter((hook): hook is ResponseHook => hook !== undefined);
+  if (present.length <= 1) return present[0];
+  const combined: ResponseHook = {};
+  const headers = present.flatMap((h) => (h.headers ? [h.headers] : []));
+  const bodies = present.flatMap((h) => (h.body ? [h.body] : []));
+  const chunks = present.flatMap((h) => (h.beforeChunk ? [h.beforeChunk] : []));
+  const settles = present.flatMap((h) => (h.settle ? [h.settle] : []));
+  if (headers.length > 0) {
+    combined.headers = async (h) => {
+      for (const step of headers) await step(h);
+    };
+  }
+  if (bodies.length > 0) {
+    combined.body = async (body, fetchPage) => {
+      let out = body;
+      for (const step of bodies) out = await step(out, fetchPage);
+      return out;
+    };
+  }
+  if (chunks.length > 0) {
+    combined.beforeChunk = (chunk) => {
+      const waits = chunks.map((step) => step(chunk)).filter((w): w is Promise<void> => w !== undefined);
+      return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
+    };
+  }
+  if (settles.length > 0) {
+    combined.settle = async (record) => {
+      for (const step of settles) await step(record);
+    };
+  }
+  return combined;
 }
 
 export interface ModelCallInput extends CallTarget {
@@ -261,6 +302,7 @@ class ModelCall {
         result,
         { attemptsMade: this.record.attempts.length, now: Date.now(), deadline: this.deadline, random: this.deps.random },
         this.deps.config.retry,
+        this.input.once === true,
       );
       // A streamed body went upstream with the first attempt: there is nothing left to send again.
       if (decision.retry && !this.streamedBody && this.budget.tryRetry()) {
@@ -333,6 +375,8 @@ class ModelCall {
       for await (const chunk of response.body) {
         this.record.firstChunkAt ??= Date.now();
         tap?.push(chunk);
+        const before = hook?.beforeChunk?.(chunk);
+        if (before) await before;
         if (held) held.push(chunk);
         else await this.out.chunk(chunk);
       }
@@ -345,6 +389,7 @@ class ModelCall {
     if (tapped) {
       this.record.response = tapped.response;
       if (tapped.streamError) this.record.errorType = "midstream_error";
+      else if (tapped.response.errorType) this.record.errorType = tapped.response.errorType;
       // A call that names its model only in the answer (a batch, a cache) is measured under that model.
       if (!this.record.model && tapped.response.modelVersion) this.record.model = tapped.response.modelVersion;
     }

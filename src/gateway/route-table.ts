@@ -38,6 +38,8 @@ export type Ownership =
   | { kind: "public" }
   | { kind: "owned"; name: string; deletes: boolean }
   | { kind: "create" }
+  /** An interaction: its id (not a `name`) comes in the answer, or in a stream's first event. */
+  | { kind: "create_interaction" }
   | { kind: "list" }
   | { kind: "upload_start" }
   | { kind: "upload_data"; uploadId: string };
@@ -50,7 +52,8 @@ export interface RouteMatch {
   path: string;
   tap: TapKind;
   body: BodyHandling;
-  /** `stream`: known from the path (streamGenerateContent); `body`: the JSON body's `stream` (chat completions). */
+  /** Known from the path (streamGenerateContent) or the query (an interaction read with ?stream=true); `body`: the
+   *  JSON body's `stream` (chat completions, interaction creates). */
   stream: boolean | "body";
   modelSource: ModelSource;
   /** The model id from the path (empty when the path names none). */
@@ -60,6 +63,8 @@ export interface RouteMatch {
   /** OpenAI's form: `Authorization: Bearer <key>` (upstream too); else x-goog-api-key / ?key=. */
   bearerAuth: boolean;
   ownership: Ownership;
+  /** The call keeps state upstream and must not run twice: retried only after an answer saying nothing was done. */
+  once: boolean;
 }
 
 /** The collections the route label names; any other keeps the call counted as `other`. */
@@ -106,7 +111,10 @@ export function normalizeApiPath(path: string): string | GeminiError {
   return collapsed;
 }
 
-const base = (apiVersion: ApiVersion, path: string): Pick<RouteMatch, "apiVersion" | "path" | "stream" | "modelSource" | "model" | "errors" | "bearerAuth" | "ownership"> => ({
+const base = (
+  apiVersion: ApiVersion,
+  path: string,
+): Pick<RouteMatch, "apiVersion" | "path" | "stream" | "modelSource" | "model" | "errors" | "bearerAuth" | "ownership" | "once"> => ({
   apiVersion,
   path,
   stream: false,
@@ -115,6 +123,7 @@ const base = (apiVersion: ApiVersion, path: string): Pick<RouteMatch, "apiVersio
   errors: "gemini",
   bearerAuth: false,
   ownership: { kind: "public" },
+  once: false,
 });
 
 /** `name:verb` split; the verb is absent when there is no colon. */
@@ -151,6 +160,7 @@ export function matchRoute(request: RouteRequest): RouteMatch | GeminiError | un
   if (prefix === "upload") return uploadRoute(apiVersion, path, rest, query, request.uploadCommand);
   if (prefix === "download") return resourceRoute(apiVersion, path, rest, httpMethod, "download");
   if (rest[0] === "openai") return openAiRoute(apiVersion, path, rest.slice(1), httpMethod);
+  if (rest[0] === "interactions" && rest.length <= 3) return interactionRoute(apiVersion, path, rest, httpMethod, query);
   if ((rest[0] === "models" || rest[0] === "tunedModels") && rest.length === 2) {
     const [id, verb] = splitVerb(rest[1]!);
     if (verb !== undefined) return requireMethod(httpMethod, "POST", modelMethodRoute(apiVersion, path, rest[0], id, verb));
@@ -230,6 +240,27 @@ function resourceRoute(apiVersion: ApiVersion, path: string, rest: string[], htt
   const tap: TapKind = collection === "cachedContents" && action === "create" ? "cached_content" : collection === "batches" && action === "get" ? "batch" : "none";
   const body: BodyHandling = httpMethod === "GET" || httpMethod === "HEAD" || httpMethod === "DELETE" ? "none" : "bytes";
   return { ...base(apiVersion, path), route, operation: route, tap, body, ownership };
+}
+
+/**
+ * `/{v}/interactions[/{id}[/cancel]]`: the Interactions API. A create is a model turn (tap, conversation tracking,
+ * the chain's turn cap); a read or a cancel may carry the turn's outcome (a background interaction that finished).
+ */
+function interactionRoute(apiVersion: ApiVersion, path: string, rest: string[], httpMethod: string, query: URLSearchParams): RouteMatch {
+  const [, id, sub] = rest;
+  const readable = { ...base(apiVersion, path), tap: "interaction" as const };
+  if (id === undefined) {
+    return httpMethod === "POST"
+      ? { ...readable, route: "interactions.create", operation: "chat", body: "json", stream: "body", modelSource: "body", ownership: { kind: "create_interaction" }, once: true }
+      : { ...readable, route: "interactions.list", operation: "interactions.list", tap: "none", body: "none", ownership: { kind: "list" } };
+  }
+  const name = `interactions/${id}`;
+  const action = sub === undefined ? ({ GET: "get", DELETE: "delete" } as Record<string, string>)[httpMethod] ?? "call" : sub === "cancel" ? "cancel" : "call";
+  const route = `interactions.${action}`;
+  const ownership: Ownership = { kind: "owned", name, deletes: action === "delete" };
+  if (action === "get") return { ...readable, route, operation: route, body: "none", stream: query.get("stream") === "true", ownership };
+  if (action === "cancel") return { ...readable, route, operation: route, body: "bytes", ownership };
+  return { ...base(apiVersion, path), route, operation: route, tap: "none", body: httpMethod === "DELETE" || httpMethod === "GET" ? "none" : "bytes", ownership };
 }
 
 /** `/upload/{v}/files`: Google's resumable (or multipart) upload. The start names the file; the data follows at

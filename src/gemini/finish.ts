@@ -9,7 +9,10 @@ export interface FinishFacts {
   hasVisibleParts: boolean;
 }
 
-const KNOWN_FINISH_REASONS: ReadonlySet<string> = new Set(FINISH_REASONS);
+/** Ends of an interaction turn that Gemini's FinishReason has no name for (src/taps/interaction.ts maps them). */
+export const INTERACTION_TRUNCATIONS = ["BUDGET_EXCEEDED", "REQUIRES_CONTINUATION"] as const;
+
+const KNOWN_FINISH_REASONS: ReadonlySet<string> = new Set([...FINISH_REASONS, ...INTERACTION_TRUNCATIONS]);
 
 /**
  * The finish_reason label of one model response: the first candidate's finishReason in lower case, `blocked` when the
@@ -23,13 +26,23 @@ export function finishReasonLabel(facts: FinishFacts): string {
   return KNOWN_FINISH_REASONS.has(reason) ? reason.toLowerCase() : "other";
 }
 
-export type TruncationCause = "output_limit" | "thinking";
+export type TruncationCause = "output_limit" | "thinking" | "budget_exceeded" | "requires_continuation";
 
 /**
- * Why a response ended with MAX_TOKENS: `thinking` when the thoughts used the whole budget and no visible part came
- * back (the 2.5-class failure mode), `output_limit` otherwise. Undefined when it was not truncated.
+ * Why a response was cut. MAX_TOKENS: `thinking` when the thoughts used the whole budget and no visible part came
+ * back (the 2.5-class failure mode), `output_limit` otherwise. An interaction may also stop at its budget
+ * (`budget_exceeded`) or ask to be continued (`requires_continuation`). Undefined when it was not truncated.
  */
 export function truncationCause(facts: FinishFacts): TruncationCause | undefined {
-  if (facts.blockReason || facts.finishReasons[0] !== "MAX_TOKENS") return undefined;
-  return facts.hasVisibleParts ? "output_limit" : "thinking";
+  if (facts.blockReason) return undefined;
+  switch (facts.finishReasons[0]) {
+    case "MAX_TOKENS":
+      return facts.hasVisibleParts ? "output_limit" : "thinking";
+    case "BUDGET_EXCEEDED":
+      return "budget_exceeded";
+    case "REQUIRES_CONTINUATION":
+      return "requires_continuation";
+    default:
+      return undefined;
+  }
 }

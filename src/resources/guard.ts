@@ -88,6 +88,16 @@ export class ResourceGuard {
     return this.options.isolation;
   }
 
+  /** Records a resource the caller created whose name a route found itself (an interaction's id): the caller's. */
+  async claimCreated(name: string, tenant: string): Promise<void> {
+    if (this.options.isolation) await this.store.claim(name, tenant);
+  }
+
+  /** True the first time it is asked for `mark`, on every replica (outcomes counted once). */
+  firstTime(mark: string): Promise<boolean> {
+    return this.store.firstTime(mark);
+  }
+
   /** The tenant of an upload-data request that carries no key: the one that started the upload. */
   async uploadOwner(uploadId: string): Promise<string | undefined> {
     return this.store.owner(uploadName(uploadId));

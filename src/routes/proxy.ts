@@ -6,10 +6,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { presentedKey, type Authenticator, type Caller } from "../gateway/auth.js";
-import type { ModelCallService } from "../gateway/model-call.js";
+import { combineHooks, type ModelCallService, type ResponseHook } from "../gateway/model-call.js";
 import { clientDisconnectSignal, nodeResponseWriter, tagRoute, writeGeminiError, type RouteTag } from "../gateway/response-writer.js";
 import { matchRoute, type RouteMatch } from "../gateway/route-table.js";
 import { GeminiError, invalidArgument } from "../gemini/errors.js";
+import type { InteractionTracker } from "../interactions/tracker.js";
 import type { ResourceGuard } from "../resources/guard.js";
 import { toGeminiError } from "./http-errors.js";
 import { queryOf, readBody } from "./request.js";
@@ -28,6 +29,7 @@ export interface ProxyDeps {
   service: ModelCallService;
   auth: Authenticator;
   guard: ResourceGuard;
+  interactions: InteractionTracker;
   maxBodyBytes: number;
   /** Errors that are not the client's (a bug): logged with their stack. */
   onUnexpectedError(err: unknown): void;
@@ -104,7 +106,8 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
 
   const guarded = { ownership: matched.ownership, tap: matched.tap, tenant: caller.tenant, clientHeaders: req.headers };
   await deps.guard.admit(guarded, Buffer.isBuffer(body) ? body : undefined, request);
-  const hook = deps.guard.hook(guarded);
+  let hook = deps.guard.hook(guarded);
+  if (matched.tap === "interaction") hook = combineHooks(hook, await interactionHook(deps.interactions, matched, caller.tenant, request, stream));
 
   // From here the model-call service counts this request and writes its log line (with tokens and trace id).
   arrival.tag.modelCall = true;
@@ -121,6 +124,7 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
       tap: matched.tap,
       bearerAuth: matched.bearerAuth,
       errors: matched.errors,
+      once: matched.once,
       query,
       body,
       request,
@@ -134,6 +138,19 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
     },
     nodeResponseWriter(res),
   );
+}
+
+/** An interaction create takes its place in its chain (refused past the turn cap); a read or cancel names its own. */
+async function interactionHook(
+  tracker: InteractionTracker,
+  matched: RouteMatch,
+  tenant: string,
+  request: unknown,
+  stream: boolean,
+): Promise<ResponseHook | undefined> {
+  if (matched.ownership.kind === "create_interaction") return tracker.createHook(await tracker.placeOfCreate(request), tenant, stream);
+  if (matched.ownership.kind === "owned") return tracker.readHook(matched.ownership.name.slice("interactions/".length));
+  return undefined;
 }
 
 /** The caller by its key; file data sent without one (its upload URL is its credential) is the upload's starter's. */

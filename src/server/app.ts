@@ -14,6 +14,7 @@ import { metricsRouter } from "../routes/metrics.js";
 import { opsRoutes } from "../routes/ops.js";
 import { proxyHandler } from "../routes/proxy.js";
 import type { ResourceGuard } from "../resources/guard.js";
+import type { InteractionTracker } from "../interactions/tracker.js";
 import { sessionRoutes } from "../routes/sessions.js";
 import type { SessionService } from "../sessions/index.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
@@ -25,6 +26,7 @@ export interface AppDeps {
   modelCalls: ModelCallService;
   sessions: SessionService;
   guard: ResourceGuard;
+  interactions: InteractionTracker;
   /** Absent when a test replaced the turn sink. */
   telemetry: Telemetry | undefined;
   auth: Authenticator;
@@ -37,7 +39,14 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 export function createRequestHandler(deps: AppDeps): RequestHandler {
   const maxBodyBytes = deps.config.gateway.maxBodyBytes;
   const onUnexpectedError = (err: unknown): void => deps.logger.error({ err }, "unhandled error");
-  const proxy = proxyHandler({ service: deps.modelCalls, auth: deps.auth, guard: deps.guard, maxBodyBytes, onUnexpectedError });
+  const proxy = proxyHandler({
+    service: deps.modelCalls,
+    auth: deps.auth,
+    guard: deps.guard,
+    interactions: deps.interactions,
+    maxBodyBytes,
+    onUnexpectedError,
+  });
   const app = expressApp(deps, onUnexpectedError);
   const telemetry = deps.telemetry;
   const log = requestLog(deps.logger, telemetry && ((route, code) => telemetry.countRequest(route, code)));

@@ -2,6 +2,7 @@
 // Each concern adds its section with one line in `sections` and one in `Config`.
 
 import { gatewaySection, type GatewayConfig } from "../config/gateway.js";
+import { interactionSection, type InteractionConfig } from "../config/interactions.js";
 import { resourceSection, type ResourceConfig } from "../config/resources.js";
 import { sessionSection, type SessionConfig } from "../config/sessions.js";
 import { loadSections } from "../config/source.js";
@@ -12,15 +13,17 @@ export const sections = {
   sessions: sessionSection,
   telemetry: telemetrySection,
   resources: resourceSection,
+  interactions: interactionSection,
 };
 
-/** `sessions`, `telemetry` and `resources` fall back to their defaults when a caller (a test) builds only the gateway
+/** The sections other than `gateway` fall back to their defaults when a caller (a test) builds only the gateway
  *  section. */
 export interface Config {
   gateway: GatewayConfig;
   sessions?: SessionConfig;
   telemetry?: TelemetryConfig;
   resources?: ResourceConfig;
+  interactions?: InteractionConfig;
 }
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[]): Config {

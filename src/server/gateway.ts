@@ -7,7 +7,9 @@ import type { AddressInfo } from "node:net";
 import { destination, pino, type Logger } from "pino";
 import { Authenticator } from "../gateway/auth.js";
 import { ModelCallService } from "../gateway/model-call.js";
+import { defaultInteractionConfig } from "../config/interactions.js";
 import { defaultResourceConfig } from "../config/resources.js";
+import { InteractionTracker } from "../interactions/tracker.js";
 import { defaultSessionConfig } from "../config/sessions.js";
 import { loadTelemetryConfig } from "../config/telemetry.js";
 import { ResourceGuard } from "../resources/guard.js";
@@ -106,6 +108,12 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       ...(config.gateway.publicUrl ? { publicUrl: config.gateway.publicUrl } : {}),
     },
   );
+  const interactionConfig = config.interactions ?? defaultInteractionConfig;
+  const interactions = new InteractionTracker(keyedStore, interactionConfig, {
+    firstTime: (mark) => guard.firstTime(mark),
+    claim: (name, tenant) => guard.claimCreated(name, tenant),
+    onTurnCapRejected: () => telemetry?.sessionEvent({ type: "turn_cap_rejected" }),
+  });
   const sessions = await createSessions(sessionConfig, {
     modelCalls,
     ...(telemetry ? { onEvent: (event) => telemetry.sessionEvent(event), tracing: telemetry.sessionTracing } : {}),
@@ -117,6 +125,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     modelCalls,
     sessions,
     guard,
+    interactions,
     telemetry,
     auth: new Authenticator(config.gateway.auth, config.gateway.upstream.apiKey),
     logger,

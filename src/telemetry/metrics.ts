@@ -57,7 +57,7 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
 
 export const EVICTION_REASONS = ["capacity", "bytes", "ttl", "deleted"] as const;
 const KNOWN_EVICTION_REASONS: ReadonlySet<string> = new Set(EVICTION_REASONS);
-const NAMED_ERROR_TYPES: ReadonlySet<string> = new Set(["timeout", "network", "cancelled", "midstream_error"]);
+const NAMED_ERROR_TYPES: ReadonlySet<string> = new Set(["timeout", "network", "cancelled", "midstream_error", "failed"]);
 /** OpenMetrics' bound on an exemplar's label names and values together (prom-client enforces it). */
 const MAX_EXEMPLAR_LABEL_CHARS = 128;
 const exemplarLabelLength = (labels: TraceExemplar): number => Object.entries(labels).reduce((n, [k, v]) => n + k.length + v.length, 0);
@@ -93,7 +93,7 @@ export class GatewayMetrics {
   private readonly cost = this.counter("gemini_gateway_cost_usd_total", "Cost in USD from the price table (thinking billed as output).", ["model", "tenant"]);
   private readonly unpricedTokens = this.counter("gemini_gateway_unpriced_tokens_total", "Tokens of models missing from the price table (counted at no cost).", ["model"]);
   private readonly responses = this.counter("gemini_gateway_responses_total", "Model responses by finish reason (lower-case enum; blocked = prompt blocked; unspecified = none).", ["model", "finish_reason"]);
-  private readonly truncations = this.counter("gemini_gateway_truncations_total", "MAX_TOKENS responses by cause: output_limit, or thinking (thoughts used the budget, no visible text).", ["model", "cause"]);
+  private readonly truncations = this.counter("gemini_gateway_truncations_total", "Truncated responses by cause: output_limit or thinking (MAX_TOKENS; thinking when thoughts used the budget and no visible text came back), budget_exceeded or requires_continuation (interactions).", ["model", "cause"]);
   private readonly attempts = this.counter("gemini_gateway_upstream_attempts_total", "Upstream attempts by outcome.", ["model", "outcome"]);
   private readonly retries = this.counter("gemini_gateway_retries_total", "Retries by the outcome that caused them.", ["model", "reason"]);
   private readonly retryDelay = this.histogram("gemini_gateway_retry_delay_seconds", "Delay before each retry by where it came from.", ["source"], RETRY_DELAY_BUCKETS);
@@ -185,8 +185,10 @@ export class GatewayMetrics {
     if (turn.sessionTurn !== undefined) observe(this.sessionTurn, {}, turn.sessionTurn);
 
     const response = turn.response;
-    if (!response) return;
-    if (INFERENCE_OPERATIONS.has(turn.operation)) {
+    if (!response || response.pending) return;
+    // An inference call always has an outcome ("unspecified" when a stream was cut before its end); another call has
+    // one when its answer carried it (a background interaction read finished).
+    if (INFERENCE_OPERATIONS.has(turn.operation) || response.finishReasons.length > 0) {
       inc(this.responses, { model, finish_reason: finishReasonLabel(response) }, 1);
       const cause = truncationCause(response);
       if (cause) inc(this.truncations, { model, cause }, 1);

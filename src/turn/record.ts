@@ -48,6 +48,11 @@ export interface TappedResponse {
   cacheStorage?: { tokens: number; seconds: number };
   /** One per candidate, in Gemini's vocabulary (upper-case enum names; other formats are mapped onto it). */
   finishReasons: string[];
+  /** The answer is not the turn's end (a background interaction still running): its outcome, tokens included, is
+   *  counted when a later read shows it final. */
+  pending?: boolean;
+  /** The answer reports a failed turn in a 2xx (an interaction whose status is failed or cancelled). */
+  errorType?: string;
   blockReason?: string;
   responseId?: string;
   modelVersion?: string;

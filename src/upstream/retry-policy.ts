@@ -3,7 +3,9 @@
 //   retry: 429 (per-minute and token quotas), 500, 503, 504, connection errors, attempt timeouts;
 //   never: 400, 403, 404, other statuses, a per-day quota 429;
 //   delay: the 429's RetryInfo, else Retry-After, else full-jitter backoff;
-//   stop at once when the delay would pass the request's deadline.
+//   stop at once when the delay would pass the request's deadline;
+//   a call that must not run twice (an interaction's create keeps state upstream) is retried only after an answer
+//   that says nothing was done: a 429 or a 503; never after a 500, a 504, a timeout or a broken connection.
 
 import type { ErrorBody } from "../gemini/errors.js";
 import { quotaKind, retryDelayMs } from "../gemini/retry-info.js";
@@ -42,6 +44,8 @@ export type RetryDecision =
   | { retry: false; why: StopReason; delayMs?: number; source?: DelaySource };
 
 const RETRYABLE: ReadonlySet<AttemptOutcome> = new Set(["429", "500", "503", "504", "network", "timeout"]);
+/** The outcomes after which upstream has certainly done nothing. */
+const UNPROCESSED: ReadonlySet<AttemptOutcome> = new Set(["429", "503"]);
 const LABELLED_STATUSES = new Set([400, 403, 404, 429, 500, 503, 504]);
 
 /** The attempt outcome label of an HTTP status. */
@@ -79,9 +83,10 @@ export function retryDelay(
   return { delayMs: fullJitterDelayMs(retry, settings, random), source: "backoff" };
 }
 
-export function decideRetry(result: AttemptResult, state: RetryState, settings: RetrySettings): RetryDecision {
+/** `once`: the call must not run twice upstream (see the rules above). */
+export function decideRetry(result: AttemptResult, state: RetryState, settings: RetrySettings, once = false): RetryDecision {
   if (result.outcome === "ok") return { retry: false, why: "success" };
-  if (!RETRYABLE.has(result.outcome)) return { retry: false, why: "not_retryable" };
+  if (!(once ? UNPROCESSED : RETRYABLE).has(result.outcome)) return { retry: false, why: "not_retryable" };
   if (quotaOf(result) === "per_day") return { retry: false, why: "per_day_quota" };
   const { delayMs, source } = retryDelay(result, state.attemptsMade, settings, state.now, state.random);
   if (state.attemptsMade >= settings.maxAttempts) return { retry: false, why: "attempts_exhausted", delayMs, source };
