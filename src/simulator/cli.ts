@@ -16,6 +16,7 @@ const FLAGS = {
   tpm: { env: "SIM_TPM", help: "input tokens per minute per key+model (default unlimited)" },
   "implicit-cache-window-ms": { env: "SIM_IMPLICIT_CACHE_WINDOW_MS", help: "how long 2.5 models keep a prompt prefix cached (0 = no implicit caching)", default: String(DEFAULT_SIMULATOR_OPTIONS.implicitCacheWindowMs) },
   "batch-polls": { env: "SIM_BATCH_POLLS", help: "GETs a batch takes to finish: pending, running, then done", default: String(DEFAULT_SIMULATOR_OPTIONS.batchPollsUntilDone) },
+  "interaction-polls": { env: "SIM_INTERACTION_POLLS", help: "GETs a background interaction takes to finish", default: String(DEFAULT_SIMULATOR_OPTIONS.interactionPollsUntilDone) },
 } as const satisfies Record<string, { env: string; help: string; default?: string }>;
 type FlagName = keyof typeof FLAGS;
 
@@ -53,6 +54,7 @@ const optionsSchema = z
     tpm: optionalInt,
     "implicit-cache-window-ms": intFrom(0),
     "batch-polls": intFrom(1),
+    "interaction-polls": intFrom(1),
   })
   .transform(
     (o): SimulatorOptions => ({
@@ -67,6 +69,7 @@ const optionsSchema = z
       tpm: o.tpm,
       implicitCacheWindowMs: o["implicit-cache-window-ms"],
       batchPollsUntilDone: o["batch-polls"],
+      interactionPollsUntilDone: o["interaction-polls"],
     }),
   );
 

@@ -1,8 +1,12 @@
 // Fault injection: the rules tests and users script against (`PUT /_sim/faults`), matched in order per request.
 import { z } from "zod";
+import type { GeminiError } from "../gemini/errors.js";
+import { canonicalError } from "../gemini/errors.js";
 import { BLOCK_REASONS, FINISH_REASONS } from "../gemini/types.js";
 import type { PlanOverrides } from "./generation.js";
 import { seededRandom } from "./generation.js";
+import type { ForcedInteractionStatus } from "./interaction-types.js";
+import { FORCED_INTERACTION_STATUSES } from "./interaction-types.js";
 import type { Operation } from "./routes.js";
 import { OPERATIONS } from "./routes.js";
 
@@ -18,6 +22,7 @@ export const faultSchema = z.union([
   z.strictObject({ kind: z.literal("finish"), finishReason: z.enum(FINISH_REASONS) }),
   z.strictObject({ kind: z.literal("block"), blockReason: z.enum(BLOCK_REASONS).optional() }),
   z.strictObject({ kind: z.literal("delay"), ms: nonNegativeInt }),
+  z.strictObject({ kind: z.literal("interaction_status"), status: z.enum(FORCED_INTERACTION_STATUSES) }),
 ]);
 export type Fault = z.infer<typeof faultSchema>;
 
@@ -43,6 +48,26 @@ export function planOverrides(fault: Fault | undefined): PlanOverrides {
   if (fault && "kind" in fault && fault.kind === "block") return { blockReason: fault.blockReason ?? "SAFETY" };
   return {};
 }
+
+/** The status an `interaction_status` fault ends an interaction with (other faults force none). */
+export function forcedInteractionStatus(fault: Fault | undefined): ForcedInteractionStatus | undefined {
+  return fault && "kind" in fault && fault.kind === "interaction_status" ? fault.status : undefined;
+}
+
+/**
+ * How many of a stream's `frameCount` frames go out before a stream-cutting fault (midstream_error, hang with
+ * afterChunks) strikes: `afterChunks` (default 1), never all of them, so the cut always comes before the end.
+ * Undefined when the fault does not cut streams.
+ */
+export function framesBeforeCut(fault: Fault | undefined, frameCount: number): number | undefined {
+  if (!fault || !("kind" in fault) || (fault.kind !== "midstream_error" && fault.kind !== "hang")) return undefined;
+  return Math.max(0, Math.min(fault.afterChunks ?? 1, frameCount - 1));
+}
+
+const MIDSTREAM_503 = "This model is currently experiencing high demand. Spikes in demand are usually temporary. Please try again later.";
+
+/** The error a midstream_error fault answers (mid-stream, or outright on requests that are not streams). */
+export const midstreamError = (status = 503): GeminiError => (status === 503 ? canonicalError(503, MIDSTREAM_503) : canonicalError(status));
 
 /** One line per problem, for the 400 answer to a bad PUT. */
 export function describeIssues(error: z.ZodError): string {

@@ -24,6 +24,8 @@ export interface SimulatorOptions {
   implicitCacheWindowMs: number;
   /** A batch is pending until the first GET, running until this many GETs, then done (default 2). */
   batchPollsUntilDone: number;
+  /** A background interaction is in_progress until this many GETs, then done (default 2). */
+  interactionPollsUntilDone: number;
   /** The clock of expiries, cache windows, quotas and timestamps (ms since the epoch); default Date.now. */
   clock?: () => number;
 }
@@ -42,6 +44,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = {
   tokensPerSecond: 0,
   implicitCacheWindowMs: 5 * 60_000,
   batchPollsUntilDone: 2,
+  interactionPollsUntilDone: 2,
 };
 
 export async function startSimulator(options: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {

@@ -32,6 +32,10 @@ export const OPERATIONS = [
   "openaiEmbeddings",
   "openaiListModels",
   "openaiGetModel",
+  "createInteraction",
+  "getInteraction",
+  "deleteInteraction",
+  "cancelInteraction",
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
@@ -47,7 +51,7 @@ export interface RouteMatch {
   version: ApiVersion;
   /** The model named by the path (`models/{model}:...`, `openai/models/{model}`). */
   model?: string;
-  /** The resource id named by the path (cachedContents/{id}, files/{id}, batches/{id}). */
+  /** The resource id named by the path (cachedContents/{id}, files/{id}, batches/{id}, interactions/{id}). */
   id?: string;
 }
 
@@ -93,6 +97,11 @@ const ROUTE_SPECS: readonly RouteSpec[] = [
   { http: "POST", path: "/{v+}/openai/embeddings", operation: "openaiEmbeddings", family: "openai" },
   { http: "GET", path: "/{v+}/openai/models", operation: "openaiListModels", family: "openai" },
   { http: "GET", path: "/{v+}/openai/models/{model*}", operation: "openaiGetModel", family: "openai" },
+  // The Interactions API: @google/genai 2.x sends `/{api_version}/interactions...` with whatever version it is given.
+  { http: "POST", path: "/{v}/interactions", operation: "createInteraction" },
+  { http: "GET", path: "/{v}/interactions/{id}", operation: "getInteraction" },
+  { http: "DELETE", path: "/{v}/interactions/{id}", operation: "deleteInteraction" },
+  { http: "POST", path: "/{v}/interactions/{id}/cancel", operation: "cancelInteraction" },
 ];
 
 const PLACEHOLDERS: Readonly<Record<string, string>> = {
@@ -137,7 +146,7 @@ export function familyOfPath(pathname: string): RouteFamily {
 
 /**
  * The model methods: the supportedGenerationMethods entry a model needs for each (a model without it answers the
- * 404 "is not supported for <operation>"). They count in the stats' byModel.
+ * 404 "is not supported for <operation>"). They count in the stats' byModel. An interaction generates like generateContent.
  */
 export const MODEL_METHODS: Readonly<Partial<Record<Operation, GenerationMethod>>> = {
   generateContent: "generateContent",
@@ -148,4 +157,5 @@ export const MODEL_METHODS: Readonly<Partial<Record<Operation, GenerationMethod>
   batchGenerateContent: "batchGenerateContent",
   openaiChatCompletions: "generateContent",
   openaiEmbeddings: "embedContent",
+  createInteraction: "generateContent",
 };

@@ -13,10 +13,12 @@ import { firstHeader } from "./context.js";
 import { embeddingHandlers } from "./embeddings.js";
 import { encodeIntEnums } from "./enum-encoding.js";
 import type { Fault } from "./faults.js";
-import { describeIssues, faultConfigSchema, faultLabel } from "./faults.js";
+import { describeIssues, faultConfigSchema, faultLabel, framesBeforeCut, midstreamError } from "./faults.js";
 import { fileHandlers } from "./files.js";
 import { generateHandlers, trickleMs } from "./generate.js";
 import type { SimulatorOptions } from "./index.js";
+import { requestedInteractionModel } from "./interaction-input.js";
+import { interactionHandlers } from "./interactions.js";
 import type { SimModel } from "./models.js";
 import { findModel, modelNotFound, supports } from "./models.js";
 import { openaiHandlers, requestedModel } from "./openai.js";
@@ -29,7 +31,6 @@ import { isObject, parseJsonBody } from "./validate.js";
 const JSON_TYPE = "application/json; charset=UTF-8";
 /** JSON request bodies; upload data has its own limit (files.ts). */
 const MAX_JSON_BODY_BYTES = 20 * 1024 * 1024;
-const MIDSTREAM_503 = "This model is currently experiencing high demand. Spikes in demand are usually temporary. Please try again later.";
 const DEFAULT_429_QUOTA_ID = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier";
 
 interface Call {
@@ -75,7 +76,12 @@ function faultError(fault: Fault & { status: number }, model: string | undefined
 
 const asksToStream = (body: unknown): boolean => isObject(body) && body.stream === true;
 
-const midstreamError = (status = 503): GeminiError => (status === 503 ? canonicalError(503, MIDSTREAM_503) : canonicalError(status));
+/** The model methods whose model is named in the body, not the path, and how to read it. */
+const BODY_MODELS: Partial<Record<Operation, (body: unknown) => string>> = {
+  openaiChatCompletions: requestedModel,
+  openaiEmbeddings: requestedModel,
+  createInteraction: requestedInteractionModel,
+};
 
 /** Reads a request body once, at most `limit` bytes (Google's 413 beyond). */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -122,6 +128,7 @@ export class SimulatorService {
       ...fileHandlers(this.state),
       ...batchHandlers(this.state),
       ...openaiHandlers(this.state),
+      ...interactionHandlers(this.state),
     } satisfies Record<Operation, Handler>;
   }
 
@@ -183,7 +190,7 @@ export class SimulatorService {
     const json = (): Promise<unknown> => (body ??= bytes(MAX_JSON_BODY_BYTES).then((b) => parseJsonBody(b.toString("utf8"))));
 
     const model = await this.modelOf(route, json);
-    const streaming = route.operation === "streamGenerateContent" || (route.operation === "openaiChatCompletions" && asksToStream(await json()));
+    const streaming = await this.isStream(route, url, json);
     const fault = faults.pick(route.operation, model?.id ?? route.model);
     if (fault) {
       stats.fault(faultLabel(fault));
@@ -206,15 +213,31 @@ export class SimulatorService {
     await this.write(call, await this.handlers[route.operation](ctx), ctx, fault);
   }
 
-  /** The model a model method names (path, or body on the OpenAI-compatible paths): it must exist and support it. */
+  /** The model a model method names (path, or body: OpenAI-compatible paths, interactions): it must exist and support it. */
   private async modelOf(route: RouteMatch, json: () => Promise<unknown>): Promise<SimModel | undefined> {
     const method = MODEL_METHODS[route.operation];
     if (method === undefined) return undefined;
-    const name = route.family === "openai" ? requestedModel(await json()) : (route.model ?? "");
+    const fromBody = BODY_MODELS[route.operation];
+    const name = fromBody ? fromBody(await json()) : (route.model ?? "");
     this.state.stats.model(name);
     const model = findModel(name);
-    if (!model || !supports(model, method)) throw modelNotFound(name, route.version, route.family === "openai" ? method : route.operation);
+    if (!model || !supports(model, method)) throw modelNotFound(name, route.version, fromBody ? method : route.operation);
     return model;
+  }
+
+  /** Whether the answer is a stream (the faults that cut streams act on it; on anything else they answer an error). */
+  private async isStream(route: RouteMatch, url: URL, json: () => Promise<unknown>): Promise<boolean> {
+    switch (route.operation) {
+      case "streamGenerateContent":
+        return true;
+      case "openaiChatCompletions":
+      case "createInteraction":
+        return asksToStream(await json());
+      case "getInteraction":
+        return url.searchParams.get("stream") === "true";
+      default:
+        return false;
+    }
   }
 
   /** Applies the faults that act before the handler; false when the request is finished. */
@@ -268,7 +291,7 @@ export class SimulatorService {
     const { frames } = answer;
     // A fault that cuts the stream: after `afterChunks` frames (never all of them), an error tail or a hang.
     const cut = fault && "kind" in fault && (fault.kind === "midstream_error" || fault.kind === "hang") ? fault : undefined;
-    const sendCount = cut ? Math.min(cut.afterChunks ?? 1, frames.length - 1) : frames.length;
+    const sendCount = framesBeforeCut(cut, frames.length) ?? frames.length;
 
     if (!(await pause(this.state.options.ttftMs, signal))) return;
     this.state.stats.status(200);

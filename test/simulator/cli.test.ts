@@ -39,7 +39,7 @@ describe("simulate CLI", () => {
   test("--help lists every flag with its env variable; bad flags exit 1 with one line each", async () => {
     const help = run(["--help"]);
     expect((await help.exited)[0]).toBe(0);
-    for (const flag of ["--port", "--host", "--keys", "--reply-tokens", "--ttft-ms", "--tokens-per-second", "--rpm", "--rpd", "--tpm", "--implicit-cache-window-ms", "--batch-polls", "SIM_PORT", "SIM_TPM", "SIM_BATCH_POLLS"]) {
+    for (const flag of ["--port", "--host", "--keys", "--reply-tokens", "--ttft-ms", "--tokens-per-second", "--rpm", "--rpd", "--tpm", "--implicit-cache-window-ms", "--batch-polls", "--interaction-polls", "SIM_PORT", "SIM_TPM", "SIM_BATCH_POLLS", "SIM_INTERACTION_POLLS"]) {
       expect(help.out()).toContain(flag);
     }
     const bad = run(["--port", "abc", "--ttft-ms=-5"]);
@@ -66,6 +66,7 @@ describe("option parsing", () => {
       tpm: 1000,
       implicitCacheWindowMs: 300_000,
       batchPollsUntilDone: 2,
+      interactionPollsUntilDone: 2,
     });
     expect(() => parseSimulatorOptions(["--reply-tokens", "80-20"], {})).toThrow("--reply-tokens (SIM_REPLY_TOKENS): needs 1 <= MIN <= MAX");
     expect(() => parseSimulatorOptions(["--bogus", "1"], {})).toThrow(/^Unknown option '--bogus'/);

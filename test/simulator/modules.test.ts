@@ -52,6 +52,11 @@ describe("routes", () => {
     expect(match("GET", "/v1beta/openai/models/models/gemini-2.5-pro")?.model).toBe("models/gemini-2.5-pro");
     expect(match("POST", "/v1beta/openai/chat/completions")?.operation).toBe("openaiChatCompletions");
     expect(match("GET", "/v1beta/models/gemini-2.5-flash:generateContent")).toBeUndefined();
+    expect(match("POST", "/v1beta/interactions")).toEqual({ operation: "createInteraction", family: "native", version: "v1beta" });
+    expect(match("GET", "/v1/interactions/v1_abc")).toEqual({ operation: "getInteraction", family: "native", version: "v1", id: "v1_abc" });
+    expect(match("DELETE", "/v1alpha/interactions/v1_abc")?.operation).toBe("deleteInteraction");
+    expect(match("POST", "/v1beta/interactions/v1_abc/cancel")).toMatchObject({ operation: "cancelInteraction", id: "v1_abc" });
+    expect(match("PATCH", "/v1beta/interactions/v1_abc")).toBeUndefined();
   });
 });
 
