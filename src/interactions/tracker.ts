@@ -22,13 +22,16 @@ export interface ChainLink {
 export interface ChainPlace {
   conversationId?: string;
   turn?: number;
+  /** A continuation hop (`continuation_token`): the rest of the previous interaction's turn, not a new turn. */
+  hop?: boolean;
 }
 
 /** The place of a create that names `previous` (whose link is `link` when known). Pure. */
-export function placeAfter(previous: string | undefined, link: ChainLink | undefined): ChainPlace {
+export function placeAfter(previous: string | undefined, link: ChainLink | undefined, hop = false): ChainPlace {
   if (previous === undefined) return { turn: 1 };
-  if (!link) return { conversationId: previous };
-  return link.depth === undefined ? { conversationId: link.root } : { conversationId: link.root, turn: link.depth + 1 };
+  if (!link) return hop ? { conversationId: previous, hop } : { conversationId: previous };
+  const turn = link.depth === undefined ? undefined : hop ? link.depth : link.depth + 1;
+  return { conversationId: link.root, ...(turn !== undefined ? { turn } : {}), ...(hop ? { hop } : {}) };
 }
 
 /** The turn cap's refusal, saying how to go on. */
@@ -114,9 +117,10 @@ export class InteractionTracker {
   /** A create's place in its chain; refuses (400 FAILED_PRECONDITION) one past the turn cap. */
   async placeOfCreate(request: unknown): Promise<ChainPlace> {
     const previous = isObject(request) && typeof request.previous_interaction_id === "string" ? request.previous_interaction_id : undefined;
-    const place = placeAfter(previous, previous === undefined ? undefined : parseLink(await this.chains.get(previous)));
+    const hop = isObject(request) && typeof request.continuation_token === "string";
+    const place = placeAfter(previous, previous === undefined ? undefined : parseLink(await this.chains.get(previous)), hop);
     const { maxTurns } = this.options;
-    if (maxTurns !== undefined && previous !== undefined && place.turn !== undefined && place.turn > maxTurns) {
+    if (maxTurns !== undefined && !hop && previous !== undefined && place.turn !== undefined && place.turn > maxTurns) {
       this.deps.onTurnCapRejected();
       throw turnCapRefusal(maxTurns, previous);
     }
@@ -137,7 +141,8 @@ export class InteractionTracker {
         const id = reader.id ?? record.response?.responseId;
         if (id === undefined) return;
         record.conversationId = place.conversationId ?? id;
-        if ((await this.countOnce(record, id)) && place.turn !== undefined) record.sessionTurn = place.turn;
+        // A hop is billed on its own, but is no new turn of the per-turn histograms.
+        if ((await this.countOnce(record, id)) && place.turn !== undefined && !place.hop) record.sessionTurn = place.turn;
       },
     };
     if (stream) {

@@ -132,6 +132,8 @@ describe("chains", () => {
     expect(placeAfter(undefined, undefined)).toEqual({ turn: 1 });
     expect(placeAfter("i-2", { root: "i-1", depth: 2 })).toEqual({ conversationId: "i-1", turn: 3 });
     expect(placeAfter("elsewhere", undefined)).toEqual({ conversationId: "elsewhere" });
+    // A continuation hop goes on with the previous interaction's turn.
+    expect(placeAfter("i-2", { root: "i-1", depth: 2 }, true)).toEqual({ conversationId: "i-1", turn: 2, hop: true });
   });
 
   test("a three-turn chain: conversation id = the first interaction's, turn = depth; the new ids are the caller's", async () => {
@@ -156,6 +158,8 @@ describe("chains", () => {
     expect((error as GeminiError).status).toBe("FAILED_PRECONDITION");
     expect((error as GeminiError).message).toMatch(/limit of 2 turns \(INTERACTION_MAX_TURNS\).*Start a new chain/);
     expect(refused()).toBe(1);
+    // A continuation hop of the last turn is no new turn: not refused.
+    expect(await t.placeOfCreate({ previous_interaction_id: "c-2", continuation_token: "ct_1" })).toEqual({ conversationId: "c-1", turn: 2, hop: true });
   });
 
   test("a background interaction: pending at create, counted at the first read that shows it final, never again", async () => {
