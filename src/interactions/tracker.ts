@@ -164,6 +164,14 @@ export class InteractionTracker {
     return hook;
   }
 
+  /** An interaction made by the gateway itself for a caller (a session's message), already measured: it is the
+   *  caller's, its place is `link`, and its outcome is not counted again if the caller reads it directly. */
+  async adopt(id: string, tenant: string, link: ChainLink): Promise<void> {
+    await this.deps.claim(`interactions/${id}`, tenant);
+    await this.chains.set(id, JSON.stringify(link));
+    await this.deps.firstTime(`metered/interactions/${id}`);
+  }
+
   /** A read or a cancel of `id`: its conversation and turn for the record; its outcome counted if not yet. */
   readHook(id: string): ResponseHook {
     return {

@@ -116,6 +116,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   const sessions = await createSessions(sessionConfig, {
     modelCalls,
+    adoptInteraction: (id, tenant, link) => interactions.adopt(id, tenant, link),
     ...(telemetry ? { onEvent: (event) => telemetry.sessionEvent(event), tracing: telemetry.sessionTracing } : {}),
   });
   telemetry?.registerSessionStats(() => sessions.store.stats());

@@ -5,7 +5,7 @@ import { MemorySessionStore } from "./memory-store.js";
 import type { MemoryStoreOptions } from "./memory-store.js";
 import { RedisSessionStore } from "./redis-store.js";
 import { SessionService } from "./service.js";
-import type { ModelCaller, SessionEvent } from "./service.js";
+import type { AdoptInteraction, ModelCaller, SessionEvent } from "./service.js";
 import type { GoneReason, SessionStore } from "./store.js";
 import type { SessionTracing } from "../turn/session-trace.js";
 
@@ -24,6 +24,8 @@ export interface SessionDeps {
   tracing?: SessionTracing;
   /** TTL clock of the memory store (tests). */
   perf?: MemoryStoreOptions["perf"];
+  /** The Interactions concern: the interactions of sessions with backend "interactions". */
+  adoptInteraction?: AdoptInteraction;
 }
 
 export async function openSessionStore(config: SessionConfig, deps: Pick<SessionDeps, "onEvent" | "perf"> = {}): Promise<SessionStore> {
@@ -51,5 +53,6 @@ export async function createSessions(config: SessionConfig, deps: SessionDeps): 
     config,
     ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
+    ...(deps.adoptInteraction ? { adoptInteraction: deps.adoptInteraction } : {}),
   });
 }

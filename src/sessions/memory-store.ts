@@ -10,8 +10,7 @@ import { LRUCache } from "lru-cache";
 import type { Perf } from "lru-cache";
 import { invalidArgument } from "../gemini/errors.js";
 import { KeyedFifo } from "./fifo.js";
-import { turnFromContents } from "./history.js";
-import type { GoneReason, Lookup, SessionData, SessionPage, SessionStore, TurnLease } from "./store.js";
+import { sessionTurns, type GoneReason, type Lookup, type SessionData, type SessionPage, type SessionStore, type TurnLease } from "./store.js";
 
 /** One cached session: its JSON, and what listing needs without parsing it. */
 interface Entry {
@@ -91,7 +90,7 @@ export class MemorySessionStore implements SessionStore {
       json: JSON.stringify(session),
       tenant: session.tenant,
       model: session.model,
-      turns: turnFromContents(session.history),
+      turns: sessionTurns(session),
       lastUsedAt: session.lastUsedAt,
       version: session.version,
     };

@@ -12,8 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { GeminiError, unavailable } from "../gemini/errors.js";
 import { closeRedis, connectRedis, openRedis, runOnRedis } from "../store/redis.js";
-import { turnFromContents } from "./history.js";
-import type { GoneReason, Lookup, SessionData, SessionPage, SessionStore, TurnLease } from "./store.js";
+import { sessionTurns, type GoneReason, type Lookup, type SessionData, type SessionPage, type SessionStore, type TurnLease } from "./store.js";
 
 export interface RedisStoreOptions {
   /** redis://host:port/db */
@@ -171,7 +170,7 @@ export class RedisSessionStore implements SessionStore {
           continue;
         }
         const s = JSON.parse(json) as SessionData;
-        sessions.push({ id: s.id, model: s.model, turns: turnFromContents(s.history), lastUsedAt: s.lastUsedAt });
+        sessions.push({ id: s.id, model: s.model, turns: sessionTurns(s), lastUsedAt: s.lastUsedAt });
       }
       if (dead.length > 0) await this.#redis.zrem(key, ...dead);
       return ids.length > limit ? { sessions, nextCursor: page[page.length - 1]! } : { sessions };

@@ -7,13 +7,15 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { SessionConfig } from "../config/sessions.js";
 import type { Caller } from "../gateway/auth.js";
 import { generateTarget, type ModelCallService } from "../gateway/model-call.js";
-import { GeminiError, notFound, resourceExhausted } from "../gemini/errors.js";
+import { GeminiError, notFound, resourceExhausted, unavailable } from "../gemini/errors.js";
 import type { Content, GenerateContentRequest, GenerateContentResponse, GenerationConfig, UsageMetadata } from "../gemini/types.js";
 import type { ResponseWriter } from "../gateway/response-writer.js";
 import type { TurnRecord } from "../turn/record.js";
+import type { TokenUsage } from "../gemini/usage.js";
 import { noSessionTracing, type SessionMessageTrace, type SessionTracing } from "../turn/session-trace.js";
 import { fitHistory, turnFromContents } from "./history.js";
-import { newSessionId } from "./store.js";
+import { historyOfInteraction, historySteps, interactionContents, interactionGenerationConfig, interactionSystemInstruction } from "./interactions.js";
+import { newSessionId, sessionTurns } from "./store.js";
 import type { GoneReason, SessionData, SessionPage, SessionStore, UsageTotals } from "./store.js";
 import { parseCreateSession, parseSendMessage, validateNewTurn } from "./validate.js";
 
@@ -21,6 +23,10 @@ import { parseCreateSession, parseSendMessage, validateNewTurn } from "./validat
 export type ModelCaller = Pick<ModelCallService, "run">;
 
 export type SessionEvent = { type: "evicted"; reason: Exclude<GoneReason, "deleted"> } | { type: "turn_cap_rejected" };
+
+/** The interactions a session makes, handed to the Interactions concern: the tenant's, in the session's chain, and
+ *  measured already (src/interactions/tracker.ts adopt()). */
+export type AdoptInteraction = (id: string, tenant: string, link: { root: string; depth: number }) => Promise<void>;
 
 export interface SendOptions {
   stream: boolean;
@@ -54,6 +60,7 @@ export interface SessionView {
 export interface SessionExport {
   id: string;
   model: string;
+  backend?: "interactions";
   history: Content[];
   turns: number;
   usage: UsageTotals;
@@ -82,6 +89,18 @@ export function sessionNotFound(id: string, gone: GoneReason | undefined): Gemin
 
 const emptyUsage = (): UsageTotals => ({ promptTokenCount: 0, candidatesTokenCount: 0, thoughtsTokenCount: 0, totalTokenCount: 0 });
 
+/** The tokens of an interaction turn in the session's Gemini-shaped totals. */
+function usageOfTokens(tokens: TokenUsage | undefined): UsageMetadata | undefined {
+  if (!tokens) return undefined;
+  const prompt = tokens.input + tokens.cached;
+  return {
+    promptTokenCount: prompt,
+    candidatesTokenCount: tokens.output,
+    thoughtsTokenCount: tokens.thoughts,
+    totalTokenCount: prompt + tokens.output + tokens.thoughts + tokens.tool_use,
+  };
+}
+
 function addUsage(totals: UsageTotals, usage: UsageMetadata | undefined): UsageTotals {
   return {
     promptTokenCount: totals.promptTokenCount + (usage?.promptTokenCount ?? 0),
@@ -91,14 +110,15 @@ function addUsage(totals: UsageTotals, usage: UsageMetadata | undefined): UsageT
   };
 }
 
-/** Why a finished model call cannot be appended, or undefined when it can. */
-export function rejectReason(record: TurnRecord, status: number): string | undefined {
+/** Why a finished model call cannot be appended, or undefined when it can. `interactions`: the reply is Google's to
+ *  keep, so a visible answer is enough (the gateway holds no model turn). */
+export function rejectReason(record: TurnRecord, status: number, interactions = false): string | undefined {
   if (record.clientAborted) return "the client went away before the reply was complete";
   if (status !== 200) return `the model call failed (HTTP ${status})`;
   if (record.errorType) return `the reply ended with an error (${record.errorType})`;
   const response = record.response;
   if (response?.blockReason) return `the prompt was blocked (${response.blockReason})`;
-  if (!response?.modelContent || response.modelContent.parts.length === 0) {
+  if (interactions ? !response?.hasVisibleParts || !response.responseId : !response?.modelContent || response.modelContent.parts.length === 0) {
     const finish = response?.finishReasons[0];
     return `the reply has no content${finish ? ` (finishReason ${finish})` : ""}`;
   }
@@ -122,6 +142,7 @@ export class SessionService {
   readonly #pending = new Map<string, number>();
   readonly #now: () => Date;
   readonly #tracing: SessionTracing;
+  readonly #adoptInteraction: AdoptInteraction | undefined;
 
   constructor(options: {
     store: SessionStore;
@@ -130,7 +151,9 @@ export class SessionService {
     onEvent?: (event: SessionEvent) => void;
     tracing?: SessionTracing;
     now?: () => Date;
+    adoptInteraction?: AdoptInteraction;
   }) {
+    this.#adoptInteraction = options.adoptInteraction;
     this.#tracing = options.tracing ?? noSessionTracing;
     this.#store = options.store;
     this.#calls = options.modelCalls;
@@ -150,11 +173,12 @@ export class SessionService {
       throw new GeminiError(400, "FAILED_PRECONDITION", `The history has ${turns} turns, more than the cap of ${this.#config.maxTurns} (SESSION_MAX_TURNS).`);
     }
     const now = this.#now().toISOString();
-    const { warnings, ...fields } = input;
+    const { warnings, backend, ...fields } = input;
     const session: SessionData = {
       id: newSessionId(),
       tenant: caller.tenant,
       ...fields,
+      ...(backend === "interactions" ? { backend, chainTurns: 0 } : {}),
       usage: emptyUsage(),
       trimmedTurns: 0,
       createdAt: now,
@@ -165,13 +189,14 @@ export class SessionService {
     return { view: this.#view(session), warnings };
   }
 
-  async export(caller: Caller, id: string): Promise<SessionExport> {
+  async export(caller: Caller, id: string, apiVersion = "v1beta"): Promise<SessionExport> {
     const s = await this.#owned(caller, id);
     const out: SessionExport = {
       id: s.id,
       model: s.model,
-      history: s.history,
-      turns: turnFromContents(s.history),
+      ...(s.backend === "interactions" ? { backend: s.backend } : {}),
+      history: s.backend === "interactions" ? [...(await this.#chainHistory(caller, s, apiVersion)), ...s.history] : s.history,
+      turns: sessionTurns(s),
       usage: s.usage,
       createdAt: s.createdAt,
       lastUsedAt: s.lastUsedAt,
@@ -244,6 +269,7 @@ export class SessionService {
     if (options.signal.aborted) throw new GeminiError(499, "CANCELLED", "The client went away while the message was queued.");
     const session = await trace.step("lookup", () => this.#owned(caller, id));
     validateNewTurn(session.history, message.turn, this.#config.strictAlternation);
+    if (session.backend === "interactions") return this.#interactionTurn(caller, session, message, options, out, trace);
     let fitted;
     try {
       fitted = fitHistory(session.history, message.turn, {
@@ -329,6 +355,152 @@ export class SessionService {
     return summary;
   }
 
+  /** A message of an interactions-backend session: one interaction continuing the chain from its head (the first one
+   *  carries an imported history as its input steps); the head moves when the reply is a visible answer. */
+  async #interactionTurn(
+    caller: Caller,
+    session: SessionData,
+    message: ReturnType<typeof parseSendMessage>,
+    options: SendOptions,
+    out: ResponseWriter,
+    trace: SessionMessageTrace,
+  ): Promise<TurnSummary> {
+    const turn = sessionTurns(session) + 1;
+    if (turn > this.#config.maxTurns) {
+      this.#onEvent({ type: "turn_cap_rejected" });
+      // Google holds the history: the gateway cannot slide it, whatever SESSION_TURN_CAP_POLICY says.
+      throw new GeminiError(
+        400,
+        "FAILED_PRECONDITION",
+        `Session ${session.id} has reached the cap of ${this.#config.maxTurns} turns (SESSION_MAX_TURNS). Its history is held by the Interactions API and cannot be trimmed: start a new session, with a summary of this one as its history if the model needs it.`,
+      );
+    }
+    const input =
+      session.history.length > 0
+        ? [...historySteps(session.history), { type: "user_input", content: interactionContents(message.turn.parts) }]
+        : interactionContents(message.turn.parts);
+    const generationConfig = interactionGenerationConfig(mergeGenerationConfig(session.generationConfig, message.generationConfig));
+    const systemInstruction = interactionSystemInstruction(session.systemInstruction);
+    const request = {
+      model: session.model,
+      input,
+      ...(session.interactionHead ? { previous_interaction_id: session.interactionHead } : {}),
+      ...(systemInstruction ? { system_instruction: systemInstruction } : {}),
+      ...(generationConfig ? { generation_config: generationConfig } : {}),
+      ...(options.stream ? { stream: true } : {}),
+    };
+    const apiVersion = options.apiVersion ?? "v1beta";
+    const reply = options.stream ? new StreamReply(out) : new UnaryReply();
+    const { record } = await this.#calls.run(
+      {
+        route: options.stream ? "sessionMessageStream" : "sessionMessage",
+        operation: "chat",
+        apiVersion,
+        model: session.model,
+        httpMethod: "POST",
+        path: `/${apiVersion}/interactions`,
+        stream: options.stream,
+        tap: "interaction",
+        once: true,
+        query: new URLSearchParams(),
+        body: Buffer.from(JSON.stringify(request)),
+        request,
+        tenant: caller.tenant,
+        upstreamKey: caller.upstreamKey,
+        conversationId: session.id,
+        sessionTurn: turn,
+        captureResponseContent: true,
+        clientHeaders: options.clientHeaders,
+        ...(trace.context ? { parentContext: trace.context } : {}),
+        ...(options.receivedAt !== undefined ? { receivedAt: options.receivedAt } : {}),
+        signal: options.signal,
+      },
+      reply.writer,
+    );
+
+    const createdId = record.response?.responseId;
+    if (createdId && this.#adoptInteraction) {
+      try {
+        await this.#adoptInteraction(createdId, caller.tenant, { root: session.id, depth: turn });
+      } catch {
+        // The turn stands without it: the interaction is reached through the session either way.
+      }
+    }
+    let notAppendedReason = rejectReason(record, reply.status, true);
+    let appended = false;
+    let turns = turn - 1;
+    if (!notAppendedReason) {
+      const next: SessionData = {
+        ...session,
+        history: [],
+        interactionHead: record.response!.responseId!,
+        chainTurns: turn,
+        usage: addUsage(session.usage, usageOfTokens(record.response?.tokens)),
+        lastUsedAt: this.#now().toISOString(),
+        version: session.version + 1,
+      };
+      try {
+        if (await trace.step("commit", () => this.#store.commit(next))) {
+          appended = true;
+          turns = turn;
+        } else {
+          notAppendedReason = "the session changed or vanished while the model was answering";
+        }
+      } catch (err) {
+        if (!(err instanceof GeminiError)) throw err;
+        notAppendedReason = err.message;
+      }
+    }
+    const summary: TurnSummary = {
+      turn,
+      turnsLeft: Math.max(0, this.#config.maxTurns - turns),
+      historyLength: turns * 2,
+      trimmedTurns: 0,
+      appended,
+      ...(notAppendedReason ? { notAppendedReason } : {}),
+    };
+    reply.finish(summary, record, out);
+    return summary;
+  }
+
+  /** The history Google holds for an interactions-backend session: its chain, read from the head back to the first
+   *  interaction (one GET each, with their input; no tokens counted: nothing is generated). */
+  async #chainHistory(caller: Caller, session: SessionData, apiVersion: string): Promise<Content[]> {
+    const turns: Content[][] = [];
+    let id = session.interactionHead;
+    // Bounded by the turns the session counted: a chain never walks further than the session's own turns.
+    for (let step = 0; id !== undefined && step < (session.chainTurns ?? 0); step++) {
+      const reply = new UnaryReply();
+      await this.#calls.run(
+        {
+          route: "interactions.get",
+          operation: "interactions.get",
+          apiVersion,
+          model: session.model,
+          httpMethod: "GET",
+          path: `/${apiVersion}/interactions/${encodeURIComponent(id)}`,
+          stream: false,
+          tap: "none",
+          query: new URLSearchParams({ include_input: "true" }),
+          body: Buffer.alloc(0),
+          tenant: caller.tenant,
+          upstreamKey: caller.upstreamKey,
+          conversationId: session.id,
+          clientHeaders: {},
+          signal: new AbortController().signal,
+        },
+        reply.writer,
+      );
+      const interaction = reply.json();
+      if (reply.status !== 200 || !interaction) {
+        throw unavailable(`Session ${session.id}: its interaction ${id} could not be read (HTTP ${reply.status}); the history cannot be exported now.`);
+      }
+      turns.unshift(historyOfInteraction(interaction));
+      id = typeof interaction.previous_interaction_id === "string" ? interaction.previous_interaction_id : undefined;
+    }
+    return turns.flat();
+  }
+
   async #owned(caller: Caller, id: string): Promise<SessionData> {
     const found = await this.#store.lookup(id);
     if (!found.session || found.session.tenant !== caller.tenant) throw sessionNotFound(id, found.session ? undefined : found.gone);
@@ -339,7 +511,7 @@ export class SessionService {
     return {
       id: session.id,
       model: session.model,
-      turns: turnFromContents(session.history),
+      turns: sessionTurns(session),
       maxTurns: this.#config.maxTurns,
       history: session.history,
       createdAt: session.createdAt,
@@ -363,6 +535,16 @@ class UnaryReply {
     end: () => {},
   };
 
+  /** The captured answer as a JSON object, when it is one. */
+  json(): Record<string, unknown> | undefined {
+    try {
+      const parsed: unknown = JSON.parse(Buffer.concat(this.#chunks).toString("utf8"));
+      return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   finish(summary: TurnSummary, record: TurnRecord, out: ResponseWriter): void {
     const body = Buffer.concat(this.#chunks);
     if (this.status !== 200) {
@@ -378,7 +560,8 @@ class UnaryReply {
       ...upstream,
       text: response?.text ?? "",
       finishReason: response?.finishReasons[0] ?? null,
-      usageMetadata: response?.usage ?? upstream.usageMetadata ?? null,
+      // An interaction carries its own `usage`; a generate answer's usageMetadata is repeated (or null).
+      ...("usage" in upstream ? {} : { usageMetadata: response?.usage ?? upstream.usageMetadata ?? null }),
       ...summary,
     };
     out.head(200, { "content-type": JSON_CONTENT_TYPE });

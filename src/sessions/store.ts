@@ -3,6 +3,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { Content, GenerateContentRequest } from "../gemini/types.js";
+import { turnFromContents } from "./history.js";
 
 /** Token totals of a session so far (sum over its turns). */
 export interface UsageTotals {
@@ -15,11 +16,23 @@ export interface UsageTotals {
 /** What a session sends with every turn besides the history: the request fields it was created with. */
 export type SessionSettings = Pick<GenerateContentRequest, "systemInstruction" | "generationConfig" | "safetySettings" | "tools" | "toolConfig">;
 
+/** Where a session's conversation lives: the gateway's own history, sent whole with every message (generateContent,
+ *  the default), or Google's (interactions: each message continues the chain from its head). */
+export type SessionBackend = "generateContent" | "interactions";
+
 export interface SessionData extends SessionSettings {
   id: string;
   tenant: string;
   model: string;
+  /** Absent: generateContent. */
+  backend?: SessionBackend;
+  /** The history the gateway holds: the whole conversation (generateContent), or for the interactions backend an
+   *  imported history not sent yet (it goes with the first message). */
   history: Content[];
+  /** Interactions backend: the chain's last interaction, continued by the next message. */
+  interactionHead?: string;
+  /** Interactions backend: the turns Google holds in the chain. */
+  chainTurns?: number;
   usage: UsageTotals;
   /** Turns dropped from the history so far (slide policy, token budget): turn numbers keep counting from the start. */
   trimmedTurns: number;
@@ -72,6 +85,9 @@ export interface SessionStore {
   /** Drain: the memory store writes its snapshot; the Redis store disconnects. */
   close(): Promise<void>;
 }
+
+/** The turns of a session: those in the history it holds, and those held upstream (interactions backend). */
+export const sessionTurns = (session: Pick<SessionData, "history" | "chainTurns">): number => turnFromContents(session.history) + (session.chainTurns ?? 0);
 
 /** 128 random bits, base64url (22 characters). */
 export const newSessionId = (): string => randomBytes(16).toString("base64url");

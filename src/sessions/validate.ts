@@ -7,7 +7,8 @@ import { z } from "zod";
 import { invalidArgument } from "../gemini/errors.js";
 import { MODEL_ID, modelIdProblem, PART_DATA_FIELDS } from "../gemini/types.js";
 import type { Content, GenerationConfig, Part } from "../gemini/types.js";
-import type { SessionSettings } from "./store.js";
+import { historySteps } from "./interactions.js";
+import type { SessionBackend, SessionSettings } from "./store.js";
 
 const ROLES = ["user", "model"] as const;
 
@@ -115,6 +116,7 @@ export const createSessionBody = z.strictObject({
     .min(1, "model must be a non-empty string")
     .transform((m) => m.replace(/^models\//, ""))
     .refine((m) => MODEL_ID.test(m), { error: (issue) => modelIdProblem(String(issue.input)) }),
+  backend: z.enum(["generateContent", "interactions"], { error: 'backend must be "generateContent" or "interactions"' }).optional(),
   history: z.array(z.unknown()).optional(),
   systemInstruction: z.union([z.string(), contentShape]).optional(),
   generationConfig: z.record(z.string(), z.unknown()).optional(),
@@ -132,6 +134,7 @@ export const sendMessageBody = z.strictObject({
 
 export interface CreateSessionInput extends SessionSettings {
   model: string;
+  backend: SessionBackend;
   history: Content[];
   /** Tolerated problems (consecutive turns of one role). */
   warnings: string[];
@@ -160,9 +163,14 @@ function parseObject(body: unknown): unknown {
 export function parseCreateSession(body: unknown, strictAlternation: boolean): CreateSessionInput {
   const parsed = createSessionBody.safeParse(parseObject(body));
   if (!parsed.success) throw bodyError(parsed.error);
-  const { model, history = [], systemInstruction, ...rest } = parsed.data;
+  const { model, backend = "generateContent", history = [], systemInstruction, ...rest } = parsed.data;
   const warnings = validateHistory(history, strictAlternation);
-  const input: CreateSessionInput = { model, history: history as Content[], warnings };
+  if (backend === "interactions") {
+    const unsupported = (["safetySettings", "tools", "toolConfig"] as const).find((field) => rest[field] !== undefined);
+    if (unsupported) throw invalidArgument(`${unsupported}: a session with backend "interactions" takes model, history, systemInstruction and generationConfig only.`);
+    historySteps(history as Content[]); // refuses parts the Interactions API input cannot carry
+  }
+  const input: CreateSessionInput = { model, backend, history: history as Content[], warnings };
   if (systemInstruction !== undefined) {
     input.systemInstruction =
       typeof systemInstruction === "string" ? { parts: [{ text: systemInstruction }] } : (systemInstruction as Content);
