@@ -13,6 +13,7 @@ import type { GatewayConfig } from "../config/gateway.js";
 import { deadlineExceeded, GeminiError, parseErrorEnvelope, unavailable } from "../gemini/errors.js";
 import { retryDelayMs } from "../gemini/retry-info.js";
 import type { Content, GenerateContentRequest } from "../gemini/types.js";
+import { interactionRequestConfig } from "../gemini/interactions.js";
 import { breakdownTotal, promptTokens } from "../gemini/usage.js";
 import { chatCapturedInput, chatGenerationConfig } from "../openai/request.js";
 import { createTap, type TapKind } from "../taps/index.js";
@@ -501,6 +502,11 @@ class ModelCall {
       }
     }
     if (!request || typeof request !== "object" || Array.isArray(request)) return;
+    if (this.input.tap === "interaction") {
+      const generationConfig = interactionRequestConfig(request);
+      if (generationConfig) this.record.generationConfig = generationConfig;
+      return;
+    }
     if (operation === "chat") {
       const generationConfig = chatGenerationConfig(request);
       if (generationConfig) this.record.generationConfig = generationConfig;

@@ -6,6 +6,7 @@
 // answers it, or when the first read shows a background one finished.
 
 import { failedPrecondition } from "../gemini/errors.js";
+import { continuationTokenOf, previousInteractionOf } from "../gemini/interactions.js";
 import type { ResponseHook } from "../gateway/model-call.js";
 import type { KeyedState, KeyedStore } from "../store/keyed.js";
 import { SseLines, sseData } from "../taps/sse.js";
@@ -116,8 +117,8 @@ export class InteractionTracker {
 
   /** A create's place in its chain; refuses (400 FAILED_PRECONDITION) one past the turn cap. */
   async placeOfCreate(request: unknown): Promise<ChainPlace> {
-    const previous = isObject(request) && typeof request.previous_interaction_id === "string" ? request.previous_interaction_id : undefined;
-    const hop = isObject(request) && typeof request.continuation_token === "string";
+    const previous = previousInteractionOf(request);
+    const hop = continuationTokenOf(request) !== undefined;
     const place = placeAfter(previous, previous === undefined ? undefined : parseLink(await this.chains.get(previous)), hop);
     const { maxTurns } = this.options;
     if (maxTurns !== undefined && !hop && previous !== undefined && place.turn !== undefined && place.turn > maxTurns) {
