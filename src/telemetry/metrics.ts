@@ -187,8 +187,9 @@ export class GatewayMetrics {
     const response = turn.response;
     if (!response || response.pending) return;
     // An inference call always has an outcome ("unspecified" when a stream was cut before its end); another call has
-    // one when its answer carried it (a background interaction read finished).
-    if (INFERENCE_OPERATIONS.has(turn.operation) || response.finishReasons.length > 0) {
+    // one when its answer carried it (a background interaction read finished). An answer that reports its turn failed
+    // (an interaction failed or cancelled) is an error, counted by its error_type, not a response.
+    if (!response.errorType && (INFERENCE_OPERATIONS.has(turn.operation) || response.finishReasons.length > 0)) {
       inc(this.responses, { model, finish_reason: finishReasonLabel(response) }, 1);
       const cause = truncationCause(response);
       if (cause) inc(this.truncations, { model, cause }, 1);

@@ -7,6 +7,7 @@ import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
 import { pino } from "pino";
 import { loadGatewayConfig } from "../../src/config/gateway.js";
+import { loadInteractionConfig } from "../../src/config/interactions.js";
 import { loadResourceConfig } from "../../src/config/resources.js";
 import { loadSessionConfig } from "../../src/config/sessions.js";
 import { loadTelemetryConfig } from "../../src/config/telemetry.js";
@@ -70,7 +71,13 @@ export async function startSurfaceStack(options: SurfaceOptions = {}): Promise<S
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
   });
   const gateway = await startGateway(
-    { gateway: loadGatewayConfig(env), sessions: loadSessionConfig(env), resources: loadResourceConfig(env), telemetry: loadTelemetryConfig(env) },
+    {
+      gateway: loadGatewayConfig(env),
+      sessions: loadSessionConfig(env),
+      resources: loadResourceConfig(env),
+      interactions: loadInteractionConfig(env),
+      telemetry: loadTelemetryConfig(env),
+    },
     { telemetry, logger },
   );
   return {

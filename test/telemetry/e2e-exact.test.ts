@@ -1,5 +1,7 @@
 // A mixed workload through the real gateway to the simulator; every telemetry counter must equal what the clients
-// saw and what the simulator's /_sim/stats counted, exactly.
+// saw and what the simulator's /_sim/stats counted, exactly. Interactions included: each one's outcome is counted once,
+// by the first answer that showed it finished (a create, the read that resumed a cut stream, the poll that found a
+// background one done).
 
 import { Writable } from "node:stream";
 import { pino } from "pino";
@@ -41,6 +43,45 @@ interface Seen {
   turn?: number;
   /** Session calls: whether the reply said the turn was appended. */
   appended?: boolean;
+  /** Interaction calls: the interaction, and its outcome when this answer was the first to show it finished. */
+  interaction?: { id: string; outcome?: InteractionOutcome };
+  /** A read (interactions.get): not a model operation of the GenAI histograms; measured under the model its answer
+   *  names. */
+  read?: boolean;
+}
+
+/** What a client saw of an interaction's end, in the README's terms. */
+interface InteractionOutcome {
+  status: string;
+  /** A model_output text came back. */
+  hasText: boolean;
+  /** Its depth in its chain (the chain's first interaction is 1). */
+  turn: number;
+}
+
+/** An Interaction (or an SSE event's `interaction`) as the wire carries it: the fields this workload reads. */
+interface WireInteraction {
+  id: string;
+  status: string;
+  model?: string;
+  usage?: WireUsage;
+  steps?: Array<{ type: string }>;
+}
+
+interface WireUsage {
+  total_input_tokens?: number;
+  total_cached_tokens?: number;
+  total_output_tokens?: number;
+  total_thought_tokens?: number;
+  total_tool_use_tokens?: number;
+  total_tokens?: number;
+}
+
+interface InteractionEvent {
+  event_type: string;
+  event_id?: string;
+  delta?: { type: string; text?: string };
+  interaction?: WireInteraction;
 }
 
 /** The session fields of a reply (unary body or the last SSE event). */
@@ -207,6 +248,90 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     return entry;
   }
 
+  /** Each interaction's depth in its chain, and those whose outcome a client has already been shown. */
+  const depths = new Map<string, number>();
+  const finished = new Set<string>();
+
+  /** Records what a client saw of an interaction: its usage and outcome belong to the first answer that shows it
+   *  finished (the gateway counts it there, once); an answer that shows it still running carries neither. */
+  function sawInteraction(entry: Seen, interaction: WireInteraction, hasText: boolean): void {
+    if (entry.read && interaction.model) entry.model = interaction.model;
+    entry.interaction = { id: interaction.id };
+    if (interaction.status === "in_progress" || interaction.status === "queued" || finished.has(interaction.id)) return;
+    finished.add(interaction.id);
+    entry.interaction.outcome = { status: interaction.status, hasText, turn: depths.get(interaction.id)! };
+    if (interaction.usage) entry.usage = usageMetadataOf(interaction.usage);
+  }
+
+  /** POST /v1beta/interactions, unary (or background); the new interaction's id. */
+  async function createInteraction(model: string, body: { input: string; previous_interaction_id?: string; background?: boolean }): Promise<string> {
+    const res = await fetch(`${gateway.url}/v1beta/interactions`, { method: "POST", headers, body: JSON.stringify({ model, ...body }) });
+    expect(res.status).toBe(200);
+    const entry: Seen = { model, route: "interactions.create", status: res.status, stream: false, aborted: false, modelCall: true };
+    seen.push(entry);
+    const interaction = (await res.json()) as WireInteraction;
+    depths.set(interaction.id, body.previous_interaction_id === undefined ? 1 : depths.get(body.previous_interaction_id)! + 1);
+    sawInteraction(entry, interaction, (interaction.steps ?? []).some((step) => step.type === "model_output"));
+    return interaction.id;
+  }
+
+  /** The SSE events of an interaction stream until it ends (or its connection drops: `cut`). */
+  async function readEvents(res: Response): Promise<{ events: InteractionEvent[]; cut: boolean }> {
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    const events: InteractionEvent[] = [];
+    let buffer = "";
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return { events, cut: false };
+        buffer += decoder.decode(value, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const data = buffer.slice(0, end).split("\n").find((line) => line.startsWith("data: "));
+          buffer = buffer.slice(end + 2);
+          if (data) events.push(JSON.parse(data.slice("data: ".length)) as InteractionEvent);
+        }
+      }
+    } catch {
+      return { events, cut: true };
+    }
+  }
+
+  /** A streamed create (`stream: true`); its id and the last event id the client received. */
+  async function streamInteraction(model: string, input: string, expectCut: boolean): Promise<{ id: string; lastEventId: string }> {
+    const res = await fetch(`${gateway.url}/v1beta/interactions`, { method: "POST", headers, body: JSON.stringify({ model, input, stream: true }) });
+    const entry: Seen = { model, route: "interactions.create", status: res.status, stream: true, aborted: false, modelCall: true };
+    seen.push(entry);
+    const { events, cut } = await readEvents(res);
+    expect(cut).toBe(expectCut);
+    const id = events[0]!.interaction!.id;
+    depths.set(id, 1);
+    entry.interaction = { id };
+    const completed = events.find((e) => e.event_type === "interaction.completed");
+    if (completed) sawInteraction(entry, completed.interaction!, events.some((e) => e.delta?.type === "text"));
+    return { id, lastEventId: events.at(-1)!.event_id! };
+  }
+
+  /** GET /v1beta/interactions/{id}, unary or a stream resumed after `lastEventId`; the status it showed. */
+  async function readInteraction(model: string, id: string, resumeAfter?: string): Promise<string> {
+    const query = resumeAfter === undefined ? "" : `?stream=true&last_event_id=${resumeAfter}`;
+    const res = await fetch(`${gateway.url}/v1beta/interactions/${id}${query}`, { headers });
+    expect(res.status).toBe(200);
+    const entry: Seen = { model, route: "interactions.get", status: res.status, stream: resumeAfter !== undefined, aborted: false, modelCall: true, read: true };
+    seen.push(entry);
+    if (resumeAfter === undefined) {
+      const interaction = (await res.json()) as WireInteraction;
+      sawInteraction(entry, interaction, (interaction.steps ?? []).some((step) => step.type === "model_output"));
+      return interaction.status;
+    }
+    const { events, cut } = await readEvents(res);
+    expect(cut).toBe(false);
+    const completed = events.find((e) => e.event_type === "interaction.completed")!;
+    sawInteraction(entry, completed.interaction!, events.some((e) => e.delta?.type === "text"));
+    return completed.interaction!.status;
+  }
+
   async function withFaults<T>(rules: FaultRule[], run: () => Promise<T>): Promise<T> {
     await sim.setFaults(rules, 1);
     const result = await run();
@@ -280,6 +405,22 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
       send(thinking, { stream: true, abortAfterChunks: 2 }),
     );
 
+    // Interactions: a chain of two, a streamed one, a stream cut by a dropped connection and resumed by its last event
+    // id, and a background one polled until it is done.
+    const opening = await createInteraction("gemini-2.5-flash", { input: "Explain tides in one sentence" });
+    await createInteraction("gemini-2.5-flash", { input: "Now explain them to a five-year-old", previous_interaction_id: opening });
+    await streamInteraction("gemini-2.0-flash", "Stream me a short story", false);
+    const dropped = await withFaults([{ when: { method: "createInteraction" }, fault: { kind: "hang", afterChunks: 8, ms: 20 }, times: 1 }], () =>
+      streamInteraction("gemini-2.5-pro", "Stream me a long story, then drop", true),
+    );
+    expect(await readInteraction("gemini-2.5-pro", dropped.id, dropped.lastEventId)).toBe("completed");
+    const background = await createInteraction("gemini-2.5-flash-lite", { input: "Write a report in the background", background: true });
+    let polled = "in_progress";
+    for (let polls = 0; polls < 5 && polled === "in_progress"; polls++) polled = await readInteraction("gemini-2.5-flash-lite", background);
+    expect(polled).toBe("completed");
+    // a finished one read again: nothing more to count
+    expect(await readInteraction("gemini-2.5-flash-lite", background)).toBe("completed");
+
     // Requests the gateway refuses itself: a wrong key, a body that is not JSON, a path that could steer the upstream
     // path, a path outside the API, a session that does not exist.
     const refusals: Array<[string, string, Record<string, string>, string, string]> = [
@@ -296,11 +437,14 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
       answered.push(`${route}|${status}`);
     }
 
-    // the sink runs when the gateway has finished each call: wait for the aborted ones to land
+    // the sink runs when the gateway has finished each call: wait for the aborted ones, and every call, to land
     const deadline = Date.now() + 5000;
+    const requests = seen.filter((s) => s.modelCall).length + answered.length;
     while (Date.now() < deadline) {
-      const aborts = sumBy((await scrape()).body, "gemini_gateway_client_aborts_total", []);
-      if (aborts.get("") === 2) break;
+      const { body } = await scrape();
+      const aborts = sumBy(body, "gemini_gateway_client_aborts_total", []);
+      const counted = sumBy(body, "gemini_gateway_requests_total", []);
+      if (aborts.get("") === 2 && counted.get("") === requests) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }, 60_000);
@@ -332,6 +476,21 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     expect(blocked[0]!.appended).toBe(false);
     expect(session.filter((s) => s.aborted)).toHaveLength(1);
     expect(session.filter((s) => s.appended).length).toBeGreaterThanOrEqual(5);
+    // the interaction part: every outcome seen once, by a create, a resumed stream and a poll; reads that counted nothing
+    const interactions = seen.filter((s) => s.interaction);
+    const outcomes = interactions.filter((s) => s.interaction!.outcome);
+    expect(new Set(interactions.map((s) => s.interaction!.id)).size).toBe(5);
+    expect(outcomes).toHaveLength(5);
+    expect(outcomes.map((s) => s.interaction!.outcome!.status)).toEqual(Array(5).fill("completed"));
+    expect(outcomes.map((s) => `${s.route}${s.stream ? " stream" : ""}`)).toEqual([
+      "interactions.create",
+      "interactions.create",
+      "interactions.create stream",
+      "interactions.get stream",
+      "interactions.get",
+    ]);
+    expect(outcomes.map((s) => s.interaction!.outcome!.turn)).toEqual([1, 2, 1, 1, 1]);
+    expect(interactions.filter((s) => !s.interaction!.outcome).length).toBeGreaterThanOrEqual(4);
   });
 
   it("tokens by model and type equal the usage the clients received, and the simulator's totals", async () => {
@@ -355,13 +514,13 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
 
   it("responses by finish reason and truncations by cause equal what the clients saw", async () => {
     const { body } = await scrape();
-    const withResponse = seen.filter((s) => s.last);
+    const withResponse = seen.filter((s) => s.last || s.interaction?.outcome);
     expect(sumBy(body, "gemini_gateway_responses_total", ["model", "finish_reason"])).toEqual(
-      tally(withResponse.map((s) => `${s.model}|${finishReasonLabel(facts(s.last!))}`)),
+      tally(withResponse.map((s) => `${s.model}|${finishReasonLabel(outcomeFacts(s))}`)),
     );
     expect(sumBy(body, "gemini_gateway_truncations_total", ["model", "cause"])).toEqual(
       tally(withResponse.flatMap((s) => {
-        const cause = truncationCause(facts(s.last!));
+        const cause = truncationCause(outcomeFacts(s));
         return cause ? [`${s.model}|${cause}`] : [];
       })),
     );
@@ -375,7 +534,12 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     expect(attempts).toEqual(
       new Map(Object.entries(stats.byStatus).map(([status, n]) => [status === "200" ? "ok" : status, n])),
     );
-    expect(sumBy(body, "gemini_gateway_upstream_attempts_total", ["model"])).toEqual(new Map(Object.entries(stats.byModel)));
+    // the simulator counts the model a call names; a read of an interaction names none, and is measured under the model
+    // its answer names
+    const reads = tally(seen.filter((s) => s.read).map((s) => s.model));
+    const byModel = new Map(Object.entries(stats.byModel));
+    for (const [model, n] of reads) byModel.set(model, (byModel.get(model) ?? 0) + n);
+    expect(sumBy(body, "gemini_gateway_upstream_attempts_total", ["model"])).toEqual(byModel);
     expect(sumBy(body, "gemini_gateway_retries_total", ["reason"])).toEqual(new Map([["429", 1], ["503", 3]]));
     expect(sumBy(body, "gemini_gateway_retries_total", ["model", "reason"])).toEqual(
       new Map([["gemini-2.5-flash-lite|429", 1], ["gemini-2.0-flash-lite|503", 2], ["gemini-2.0-flash|503", 1]]),
@@ -389,9 +553,11 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     const { body } = await scrape();
     const calls = seen.filter((s) => s.modelCall);
     expect(sumBy(body, "gemini_gateway_requests_total", ["route", "code"])).toEqual(tally([...calls.map((s) => `${s.route}|${s.status}`), ...answered]));
-    expect(sumBy(body, "gen_ai_client_operation_duration_seconds_count", [])).toEqual(new Map([["", calls.length]]));
+    // the GenAI histograms are for model operations: interaction reads are not among them
+    const operations = calls.filter((s) => !s.read);
+    expect(sumBy(body, "gen_ai_client_operation_duration_seconds_count", [])).toEqual(new Map([["", operations.length]]));
     expect(sumBy(body, "gen_ai_client_operation_time_to_first_chunk_seconds_count", [])).toEqual(
-      new Map([["", calls.filter((s) => s.stream && s.status === 200).length]]),
+      new Map([["", operations.filter((s) => s.stream && s.status === 200).length]]),
     );
     // the known-model fold leaves the five simulator models as themselves
     for (const s of seen) expect(normalizeModel(s.model, MODELS)).toBe(s.model);
@@ -402,9 +568,12 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     // every session created is held (no eviction in this workload)
     expect(sumBy(body, "gemini_gateway_sessions", [])).toEqual(new Map([["", sessionModels.size]]));
     const turns = seen.filter((s) => s.turn !== undefined && s.modelCall);
-    expect(sumBy(body, "gemini_gateway_session_turn_count", [])).toEqual(new Map([["", turns.length]]));
-    expect(sumBy(body, "gemini_gateway_session_turn_sum", [])).toEqual(new Map([["", turns.reduce((sum, s) => sum + s.turn!, 0)]]));
-    const prompts = turns.flatMap((s) => (s.usage?.promptTokenCount === undefined ? [] : [s.usage.promptTokenCount]));
+    // interaction turns feed the same per-turn histograms, once each: by the answer that showed the turn finished
+    const chained = seen.flatMap((s) => (s.interaction?.outcome ? [{ turn: s.interaction.outcome.turn, usage: s.usage }] : []));
+    const allTurns = [...turns.map((s) => ({ turn: s.turn!, usage: s.usage })), ...chained];
+    expect(sumBy(body, "gemini_gateway_session_turn_count", [])).toEqual(new Map([["", allTurns.length]]));
+    expect(sumBy(body, "gemini_gateway_session_turn_sum", [])).toEqual(new Map([["", allTurns.reduce((sum, s) => sum + s.turn, 0)]]));
+    const prompts = allTurns.flatMap((s) => (s.usage?.promptTokenCount === undefined ? [] : [s.usage.promptTokenCount]));
     expect(sumBy(body, "gemini_gateway_session_prompt_tokens_count", [])).toEqual(new Map([["", prompts.length]]));
     expect(sumBy(body, "gemini_gateway_session_prompt_tokens_sum", [])).toEqual(new Map([["", prompts.reduce((a, b) => a + b, 0)]]));
     expect(sumBy(body, "gemini_gateway_turn_cap_total", ["action"])).toEqual(new Map([["rejected", 1]]));
@@ -415,6 +584,37 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
     for (let i = 1; i < chat.length; i += 1) expect(chat[i]).toBeGreaterThan(chat[i - 1]!);
   });
 });
+
+/** An interaction's usage in Gemini's terms, as the README reads it: total_input_tokens is the whole prompt (cached
+ *  included), total_output_tokens the candidates, then thoughts and tool use. */
+function usageMetadataOf(usage: WireUsage): UsageMetadata {
+  return {
+    promptTokenCount: usage.total_input_tokens ?? 0,
+    cachedContentTokenCount: usage.total_cached_tokens ?? 0,
+    candidatesTokenCount: usage.total_output_tokens ?? 0,
+    thoughtsTokenCount: usage.total_thought_tokens ?? 0,
+    toolUsePromptTokenCount: usage.total_tool_use_tokens ?? 0,
+    totalTokenCount: usage.total_tokens ?? 0,
+  };
+}
+
+/** The README's reading of an interaction's status as a finish reason: completed and requires_action are STOP,
+ *  incomplete MAX_TOKENS, budget_exceeded and requires_continuation their own names; failed and cancelled none. */
+const INTERACTION_FINISH: Record<string, string | undefined> = {
+  completed: "STOP",
+  requires_action: "STOP",
+  incomplete: "MAX_TOKENS",
+  budget_exceeded: "BUDGET_EXCEEDED",
+  requires_continuation: "REQUIRES_CONTINUATION",
+};
+
+/** The finish facts of what a client saw: a Gemini response, or an interaction's outcome. */
+function outcomeFacts(s: Seen) {
+  const outcome = s.interaction?.outcome;
+  if (!outcome) return facts(s.last!);
+  const finish = INTERACTION_FINISH[outcome.status];
+  return { finishReasons: finish ? [finish] : [], blockReason: undefined, hasVisibleParts: outcome.hasText };
+}
 
 function facts(response: GenerateContentResponse) {
   const candidate = response.candidates?.[0];
