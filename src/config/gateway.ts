@@ -29,6 +29,8 @@ export interface GatewayConfig {
   /** One attempt's wait for the upstream response headers. */
   attemptTimeoutMs: number;
   maxBodyBytes: number;
+  /** A request body that sends nothing for this long is answered 408. */
+  bodyIdleTimeoutMs: number;
   drainTimeoutMs: number;
   /** How long an idle client connection is kept open: longer than the idle timeout of a load balancer in front. */
   keepAliveTimeoutMs: number;
@@ -70,6 +72,7 @@ const schema = z.object({
   REQUEST_DEADLINE_MS: int(1).default(120_000),
   ATTEMPT_TIMEOUT_MS: int(1).default(60_000),
   MAX_BODY_BYTES: int(1).default(20 * 1024 * 1024),
+  REQUEST_BODY_TIMEOUT_MS: int(1).default(30_000),
   DRAIN_TIMEOUT_MS: int(0).default(25_000),
   KEEP_ALIVE_TIMEOUT_MS: int(1).default(65_000),
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL, e.g. https://gateway.example.com" }).optional(),
@@ -169,6 +172,7 @@ export const gatewaySection: ConfigSection<GatewayConfig> = {
         requestDeadlineMs: s.REQUEST_DEADLINE_MS,
         attemptTimeoutMs: s.ATTEMPT_TIMEOUT_MS,
         maxBodyBytes: s.MAX_BODY_BYTES,
+        bodyIdleTimeoutMs: s.REQUEST_BODY_TIMEOUT_MS,
         drainTimeoutMs: s.DRAIN_TIMEOUT_MS,
         keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS,
         ...(s.PUBLIC_URL ? { publicUrl: s.PUBLIC_URL.replace(/\/+$/, "") } : {}),

@@ -11,6 +11,8 @@ import { invalidArgument, permissionDenied, RPC_TYPE_PREFIX } from "../gemini/er
 export interface Caller {
   tenant: string;
   upstreamKey: string;
+  /** Passthrough mode: the upstream key is the client's own (so may be its choice of billing project). */
+  clientsOwnKey?: true;
 }
 
 export const ANONYMOUS_TENANT = "anonymous";
@@ -59,7 +61,7 @@ export class Authenticator {
       case "none":
         return { tenant: ANONYMOUS_TENANT, upstreamKey: this.upstreamKey ?? key ?? "" };
       case "passthrough":
-        return key ? { tenant: passthroughTenant(key), upstreamKey: key } : missingKeyError();
+        return key ? { tenant: passthroughTenant(key), upstreamKey: key, clientsOwnKey: true } : missingKeyError();
       case "keys": {
         if (!key) return missingKeyError();
         const presented = hashApiKey(key);

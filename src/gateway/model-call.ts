@@ -115,6 +115,8 @@ export interface ModelCallInput extends CallTarget {
   hook?: ResponseHook;
   tenant: string;
   upstreamKey: string;
+  /** Passthrough mode: the upstream key is the client's (x-goog-user-project may then go upstream). */
+  clientsOwnKey?: boolean;
   conversationId?: string;
   sessionTurn?: number;
   trimmedTurns?: number;
@@ -337,6 +339,7 @@ class ModelCall {
           serverTimeoutSeconds: this.upstreamServerTimeout(),
           bearer: this.input.bearerAuth === true,
           streamedBody: this.streamedBody,
+          clientsOwnKey: this.input.clientsOwnKey === true,
         }),
         ...(this.streamedBody || (body as Buffer).length > 0 ? { body } : {}),
         signal: attemptController.signal,
@@ -409,7 +412,10 @@ class ModelCall {
     const response = await this.client.send({
       method: "GET",
       path: upstreamPath({ path: this.input.path, query }),
-      headers: upstreamRequestHeaders(this.input.clientHeaders, this.input.upstreamKey, { bearer: this.input.bearerAuth === true }),
+      headers: upstreamRequestHeaders(this.input.clientHeaders, this.input.upstreamKey, {
+        bearer: this.input.bearerAuth === true,
+        clientsOwnKey: this.input.clientsOwnKey === true,
+      }),
       signal: this.controller.signal,
     });
     if (response.status !== 200) {

@@ -2,6 +2,7 @@
 // anything unexpected) to Gemini's envelope, for every route.
 
 import { canonicalError, GeminiError, invalidArgument } from "../gemini/errors.js";
+import { tooLarge } from "./request.js";
 
 export interface MappedError {
   error: GeminiError;
@@ -15,7 +16,7 @@ export function toGeminiError(err: unknown, maxBodyBytes: number): MappedError {
   const status = typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : 500;
   const type = typeof err === "object" && err !== null && "type" in err ? err.type : undefined;
   const message = err instanceof Error ? err.message : undefined;
-  if (status === 413) return { error: canonicalError(413, `Request payload size exceeds the limit: ${maxBodyBytes} bytes.`), unexpected: false };
+  if (status === 413) return { error: tooLarge(maxBodyBytes), unexpected: false };
   if (type === "entity.parse.failed") return { error: invalidArgument(`Invalid JSON payload received. ${message ?? ""}`.trim()), unexpected: false };
   if (status >= 400 && status < 500) return { error: canonicalError(400, message), unexpected: false };
   return { error: canonicalError(500), unexpected: true };

@@ -10,20 +10,12 @@ import { combineHooks, type ModelCallService, type ResponseHook } from "../gatew
 import { clientDisconnectSignal, nodeResponseWriter, tagRoute, writeGeminiError, type RouteTag } from "../gateway/response-writer.js";
 import { matchRoute, type RouteMatch } from "../gateway/route-table.js";
 import { GeminiError, invalidArgument } from "../gemini/errors.js";
+import { jsonNestingExceeds, tooDeepMessage } from "../gemini/json-limits.js";
 import type { InteractionTracker } from "../interactions/tracker.js";
 import type { ResourceGuard } from "../resources/guard.js";
 import { toGeminiError } from "./http-errors.js";
-import { queryOf, readBody } from "./request.js";
-
-/** The parsed body, or why it is not JSON in Google's words. */
-export function parseJsonBody(body: Buffer): { error: GeminiError } | { request: unknown } {
-  try {
-    return { request: JSON.parse(body.toString("utf8")) };
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    return { error: invalidArgument(`Invalid JSON payload received. ${reason}`) };
-  }
-}
+import { upstreamQuery } from "../upstream/query.js";
+import { idleLimited, parseJsonBody, queryOf, readBody } from "./request.js";
 
 export interface ProxyDeps {
   service: ModelCallService;
@@ -31,6 +23,8 @@ export interface ProxyDeps {
   guard: ResourceGuard;
   interactions: InteractionTracker;
   maxBodyBytes: number;
+  /** REQUEST_BODY_TIMEOUT_MS: a body that sends nothing for this long is answered 408. */
+  bodyIdleMs: number;
   /** Errors that are not the client's (a bug): logged with their stack. */
   onUnexpectedError(err: unknown): void;
 }
@@ -75,20 +69,24 @@ export function proxyHandler(deps: ProxyDeps): ProxyHandler {
 interface Arrival {
   receivedAt: number;
   tag: RouteTag;
-  /** The request's query (the client key included until it is removed here). */
+  /** The request's query as the client sent it (its key included): what goes upstream is upstreamQuery's. */
   query: URLSearchParams;
 }
 
 async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: IncomingMessage, res: ServerResponse, arrival: Arrival): Promise<void> {
   if (matched instanceof GeminiError) throw matched;
-  const { query } = arrival;
-  const caller = await authenticate(deps, matched, req, query);
-  query.delete("key");
+  const caller = await authenticate(deps, matched, req, arrival.query);
+  const query = upstreamQuery(arrival.query, matched.tap !== "none");
+  if (query instanceof GeminiError) throw query;
 
   let body: Buffer | Readable = NO_BODY;
   let request: unknown;
   if (matched.body === "json" || matched.body === "bytes") {
-    body = await readBody(req, deps.maxBodyBytes);
+    body = await readBody(req, deps.maxBodyBytes, deps.bodyIdleMs);
+    // Nested past Gemini's own limit: upstream would answer 500, and a retry could not fix it.
+    if ((matched.body === "json" || /json/i.test(req.headers["content-type"] ?? "")) && jsonNestingExceeds(body)) {
+      throw invalidArgument(tooDeepMessage("(body)"));
+    }
     if (matched.body === "json") {
       const parsed = parseJsonBody(body);
       if ("error" in parsed) throw parsed.error;
@@ -98,7 +96,7 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
     // File data is piped as it arrives; a compressed one would reach Google without its Content-Encoding.
     const encoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
     if (encoding !== "identity") throw invalidArgument(`Send file data without a Content-Encoding (got "${encoding}").`);
-    body = req;
+    body = idleLimited(req, deps.bodyIdleMs);
   }
   const fromBody = isObject(request) ? request : {};
   const model = matched.modelSource === "body" ? (typeof fromBody.model === "string" ? fromBody.model : "") : matched.model;
@@ -131,6 +129,7 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
       ...(hook ? { hook } : {}),
       tenant: caller.tenant,
       upstreamKey: caller.upstreamKey,
+      ...(caller.clientsOwnKey ? { clientsOwnKey: true } : {}),
       ...(typeof sessionHeader === "string" && sessionHeader ? { conversationId: sessionHeader } : {}),
       clientHeaders: req.headers,
       receivedAt: arrival.receivedAt,

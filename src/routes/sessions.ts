@@ -8,7 +8,7 @@ import type { NextFunction, Request, Response, Router } from "express";
 import { GeminiError, invalidArgument } from "../gemini/errors.js";
 import { clientDisconnectSignal, JSON_CONTENT_TYPE, nodeResponseWriter, routeTagOf, tagRoute, writeGeminiError } from "../gateway/response-writer.js";
 import { toGeminiError } from "./http-errors.js";
-import { queryOf } from "./request.js";
+import { parseJsonBody, queryOf, readBody } from "./request.js";
 import type { Authenticator, Caller } from "../gateway/auth.js";
 import type { SessionService } from "../sessions/service.js";
 
@@ -28,15 +28,39 @@ function pageSize(raw: string | null): number {
   return limit;
 }
 
-/** The session API. `maxBodyBytes`: the same limit as the proxy routes (MAX_BODY_BYTES). */
-export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBodyBytes = 20 * 1024 * 1024): Router {
+export interface SessionRouteOptions {
+  /** MAX_BODY_BYTES, as on the proxy routes: checked against Content-Length before anything is read. */
+  maxBodyBytes: number;
+  /** REQUEST_BODY_TIMEOUT_MS: a body that stops arriving is answered 408. */
+  bodyIdleMs: number;
+  /** Errors that are not the client's (a bug): logged with their stack. */
+  onUnexpectedError(err: unknown): void;
+}
+
+const DEFAULT_OPTIONS: SessionRouteOptions = { maxBodyBytes: 20 * 1024 * 1024, bodyIdleMs: 30_000, onUnexpectedError: () => undefined };
+
+/** The session API. */
+export function sessionRoutes(service: SessionService, auth: SessionAuth, options: SessionRouteOptions = DEFAULT_OPTIONS): Router {
+  const { maxBodyBytes, bodyIdleMs, onUnexpectedError } = options;
   const router = express.Router();
   const caller = (req: Request): Caller => {
     const result = auth.authenticate(req.headers, queryOf(req.originalUrl));
     if (result instanceof GeminiError) throw result;
     return result;
   };
-  const json = express.json({ limit: maxBodyBytes, type: () => true });
+  // The same reader as the proxy routes (not express.json, which reads a refused body to its end before answering).
+  const json = (req: Request, _res: Response, next: NextFunction): void => {
+    readBody(req, maxBodyBytes, bodyIdleMs).then((raw) => {
+      if (raw.length === 0) {
+        req.body = {};
+        return next();
+      }
+      const parsed = parseJsonBody(raw);
+      if ("error" in parsed) return next(parsed.error);
+      req.body = parsed.request;
+      next();
+    }, next);
+  };
 
   // Each route names itself for the request log and gemini_gateway_requests_total, before its body is parsed.
   const named = (route: string) => (_req: Request, res: Response, next: NextFunction) => {
@@ -97,7 +121,9 @@ export function sessionRoutes(service: SessionService, auth: SessionAuth, maxBod
     }
     const tag = routeTagOf(res);
     if (tag) tag.modelCall = false; // no model call answered: the request log covers this one
-    writeGeminiError(nodeResponseWriter(res), toGeminiError(error, maxBodyBytes).error); // (four parameters: express sees an error handler)
+    const { error: mapped, unexpected } = toGeminiError(error, maxBodyBytes);
+    if (unexpected) onUnexpectedError(error);
+    writeGeminiError(nodeResponseWriter(res), mapped); // (four parameters: express sees an error handler)
   });
   return router;
 }

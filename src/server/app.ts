@@ -45,6 +45,7 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
     guard: deps.guard,
     interactions: deps.interactions,
     maxBodyBytes,
+    bodyIdleMs: deps.config.gateway.bodyIdleTimeoutMs,
     onUnexpectedError,
   });
   const app = expressApp(deps, onUnexpectedError);
@@ -65,7 +66,7 @@ function expressApp(deps: AppDeps, onUnexpectedError: (err: unknown) => void): E
   app.set("etag", false);
   app.use(opsRoutes({ isDraining: deps.isDraining }));
   if (deps.telemetry) app.use(metricsRouter(deps.telemetry));
-  app.use(sessionRoutes(deps.sessions, deps.auth, maxBodyBytes));
+  app.use(sessionRoutes(deps.sessions, deps.auth, { maxBodyBytes, bodyIdleMs: deps.config.gateway.bodyIdleTimeoutMs, onUnexpectedError }));
   app.use((req, _res, next) => next(notFound(`Requested entity was not found: ${req.method} ${req.path}`)));
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) return next(err);

@@ -52,7 +52,8 @@ interface SnapshotFile {
 export class MemorySessionStore implements SessionStore {
   readonly kind = "memory";
   readonly #cache: LRUCache<string, Entry>;
-  readonly #gone: LRUCache<string, GoneReason>;
+  /** Why a session went, and whose it was (the reason is told to its tenant only). */
+  readonly #gone: LRUCache<string, { reason: GoneReason; tenant: string }>;
   readonly #turns = new KeyedFifo();
   readonly #options: MemoryStoreOptions;
   /** What an eviction during the next set() is for: lru-cache reports both count and size evictions as "evict". */
@@ -68,11 +69,11 @@ export class MemorySessionStore implements SessionStore {
       ttl: options.ttlSeconds * 1000,
       updateAgeOnGet: true,
       ...(options.perf ? { perf: options.perf, ttlResolution: 0 } : {}),
-      dispose: (_session, id, reason) => {
+      dispose: (entry, id, reason) => {
         const gone: GoneReason | undefined =
           reason === "evict" ? this.#evictingFor : reason === "expire" ? "ttl" : reason === "delete" ? "deleted" : undefined;
         if (!gone) return; // "set": replaced by a newer version of itself
-        this.#gone.set(id, gone);
+        this.#gone.set(id, { reason: gone, tenant: entry.tenant });
         if (gone !== "deleted") this.#options.onEvict?.(gone);
       },
     });
@@ -112,7 +113,9 @@ export class MemorySessionStore implements SessionStore {
 
   async lookup(id: string): Promise<Lookup> {
     const entry = this.#cache.get(id);
-    return entry ? { session: JSON.parse(entry.json) as SessionData } : { gone: this.#gone.get(id) };
+    if (entry) return { session: JSON.parse(entry.json) as SessionData };
+    const gone = this.#gone.get(id);
+    return gone ? { gone: gone.reason, goneTenant: gone.tenant } : { gone: undefined };
   }
 
   async commit(session: SessionData): Promise<boolean> {

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { GeminiError, unavailable } from "../gemini/errors.js";
 import { closeRedis, connectRedis, openRedis, runOnRedis } from "../store/redis.js";
-import { sessionTurns, type GoneReason, type Lookup, type SessionData, type SessionPage, type SessionStore, type TurnLease } from "./store.js";
+import { goneMarker, readGoneMarker, sessionTurns, type Lookup, type SessionData, type SessionPage, type SessionStore, type TurnLease } from "./store.js";
 
 export interface RedisStoreOptions {
   /** redis://host:port/db */
@@ -27,16 +27,20 @@ export interface RedisStoreOptions {
 const MARKER_MS = 24 * 3600 * 1000;
 const STATS_INTERVAL_MS = 10_000;
 
+// The marker (KEYS[2]) says why a session is gone and whose it was: `ttl|<tenant>` while it lives (an expiry leaves
+// it so), `deleted|<tenant>` after a delete.
 const COMMIT = `
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('SET', KEYS[2], 'ttl', 'PX', ARGV[5])
+redis.call('SET', KEYS[2], ARGV[6], 'PX', ARGV[5])
 return 1`;
 
 const DELETE = `
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-redis.call('SET', KEYS[2], 'deleted', 'PX', ARGV[1])
+local marker = redis.call('GET', KEYS[2]) or ''
+local tenant = string.match(marker, '|(.*)$') or ''
+redis.call('SET', KEYS[2], 'deleted|' .. tenant, 'PX', ARGV[1])
 return 1`;
 
 const ENQUEUE = `
@@ -57,7 +61,7 @@ end
 return -1`;
 
 interface StoreCommands {
-  sessionCommit(session: string, marker: string, expected: string, next: string, json: string, ttlMs: number, markerMs: number): Promise<number>;
+  sessionCommit(session: string, marker: string, expected: string, next: string, json: string, ttlMs: number, markerMs: number, markerValue: string): Promise<number>;
   sessionDelete(session: string, marker: string, markerMs: number): Promise<number>;
   sessionEnqueue(queue: string, lease: string, ticket: string, leaseMs: number, queueMs: number): Promise<number>;
   sessionTryAcquire(queue: string, ticket: string, leasePrefix: string): Promise<number>;
@@ -117,7 +121,7 @@ export class RedisSessionStore implements SessionStore {
         .multi()
         .hset(this.#key("s", session.id), "v", String(session.version), "d", JSON.stringify(session))
         .pexpire(this.#key("s", session.id), this.#ttlMs)
-        .set(this.#key("g", session.id), "ttl", "PX", this.#ttlMs + MARKER_MS)
+        .set(this.#key("g", session.id), goneMarker("ttl", session.tenant), "PX", this.#ttlMs + MARKER_MS)
         .exec();
       await this.#redis.zadd(this.#tenantKey(session.tenant), 0, session.id);
     });
@@ -133,7 +137,7 @@ export class RedisSessionStore implements SessionStore {
         .pexpire(this.#key("g", id), this.#ttlMs + MARKER_MS)
         .exec()) as [[unknown, string | null], [unknown, string | null]];
       if (json) return { session: JSON.parse(json) as SessionData };
-      return { gone: marker === "ttl" || marker === "deleted" ? (marker as GoneReason) : undefined };
+      return readGoneMarker(marker);
     });
   }
 
@@ -147,6 +151,7 @@ export class RedisSessionStore implements SessionStore {
         JSON.stringify(session),
         this.#ttlMs,
         this.#ttlMs + MARKER_MS,
+        goneMarker("ttl", session.tenant),
       );
       return done === 1;
     });

@@ -302,6 +302,7 @@ export class SessionService {
         body: Buffer.from(JSON.stringify(request)),
         tenant: caller.tenant,
         upstreamKey: caller.upstreamKey,
+        ...(caller.clientsOwnKey ? { clientsOwnKey: true } : {}),
         conversationId: id,
         sessionTurn: turn,
         trimmedTurns: fitted.trimmedTurns,
@@ -407,6 +408,7 @@ export class SessionService {
         request,
         tenant: caller.tenant,
         upstreamKey: caller.upstreamKey,
+        ...(caller.clientsOwnKey ? { clientsOwnKey: true } : {}),
         conversationId: session.id,
         sessionTurn: turn,
         captureResponseContent: true,
@@ -503,7 +505,9 @@ export class SessionService {
 
   async #owned(caller: Caller, id: string): Promise<SessionData> {
     const found = await this.#store.lookup(id);
-    if (!found.session || found.session.tenant !== caller.tenant) throw sessionNotFound(id, found.session ? undefined : found.gone);
+    // Only the session's own tenant learns why it is gone; to anyone else it never existed.
+    if (!found.session) throw sessionNotFound(id, found.goneTenant === caller.tenant ? found.gone : undefined);
+    if (found.session.tenant !== caller.tenant) throw sessionNotFound(id, undefined);
     return found.session;
   }
 

@@ -55,7 +55,19 @@ export interface SessionSummary {
 /** Why a session is gone: evicted for count capacity or for bytes, idle past its TTL, or deleted. */
 export type GoneReason = "capacity" | "bytes" | "ttl" | "deleted";
 
-export type Lookup = { session: SessionData; gone?: undefined } | { session?: undefined; gone: GoneReason | undefined };
+/** A session, or why it is gone and whose it was (the reason is told to its own tenant only: to anyone else a gone
+ *  session is one that never existed). */
+export type Lookup = { session: SessionData; gone?: undefined } | { session?: undefined; gone: GoneReason | undefined; goneTenant?: string };
+
+/** The marker a store keeps for a session that went: `reason|tenant`. */
+export const goneMarker = (reason: GoneReason, tenant: string): string => `${reason}|${tenant}`;
+
+/** A marker read back; markers without a tenant (older ones) tell nobody the reason. */
+export function readGoneMarker(marker: string | null | undefined): { gone: GoneReason | undefined; goneTenant?: string } {
+  const [reason, tenant] = (marker ?? "").split("|");
+  const gone = reason === "ttl" || reason === "deleted" || reason === "capacity" || reason === "bytes" ? reason : undefined;
+  return gone && tenant ? { gone, goneTenant: tenant } : { gone: undefined };
+}
 
 /** The right to run the next turn of one session; held from before the upstream call until the commit. */
 export interface TurnLease {

@@ -5,6 +5,7 @@
 
 import { z } from "zod";
 import { invalidArgument } from "../gemini/errors.js";
+import { tooDeepAt, tooDeepMessage } from "../gemini/json-limits.js";
 import { MODEL_ID, modelIdProblem, PART_DATA_FIELDS } from "../gemini/types.js";
 import type { Content, GenerationConfig, Part } from "../gemini/types.js";
 import { historySteps } from "./interactions.js";
@@ -19,13 +20,34 @@ export interface ContentsCheck {
   warnings: string[];
 }
 
-/** Checks one part; returns the problem or undefined. */
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isString = (value: unknown): boolean => typeof value === "string";
+
+/** The shape each data field of a part must have (what the gateway and Gemini read of it): the problem, or undefined. */
+const PART_FIELD_SHAPES: Record<(typeof PART_DATA_FIELDS)[number], (value: unknown) => string | undefined> = {
+  text: (v) => (isString(v) ? undefined : "text must be a string"),
+  inlineData: (v) => (isObject(v) && isString(v.mimeType) && isString(v.data) ? undefined : "inlineData must be {mimeType, data} strings"),
+  fileData: (v) =>
+    isObject(v) && isString(v.fileUri) && (v.mimeType === undefined || isString(v.mimeType)) ? undefined : "fileData must be {fileUri, mimeType?} strings",
+  functionCall: (v) =>
+    isObject(v) && isString(v.name) && (v.args === undefined || isObject(v.args)) ? undefined : "functionCall must be {name: string, args?: object}",
+  functionResponse: (v) => (isObject(v) && isString(v.name) && isObject(v.response) ? undefined : "functionResponse must be {name: string, response: object}"),
+  executableCode: (v) => (isObject(v) && isString(v.code) ? undefined : "executableCode must be {code: string, language?}"),
+  codeExecutionResult: (v) => (isObject(v) && (v.output === undefined || isString(v.output)) ? undefined : "codeExecutionResult must be {outcome?, output?: string}"),
+};
+
+/** Checks one part; returns the problem or undefined. A field set to null is a field sent with the wrong type. */
 function partProblem(part: unknown): string | undefined {
-  if (!part || typeof part !== "object" || Array.isArray(part)) return "a part must be an object";
-  const present = PART_DATA_FIELDS.filter((field) => (part as Record<string, unknown>)[field] !== undefined);
-  if (present.length === 1) return undefined;
-  const found = present.length === 0 ? "none" : present.join(", ");
-  return `a part must have exactly one data field (${PART_DATA_FIELDS.join(", ")}); found ${found}`;
+  if (!isObject(part)) return "a part must be an object";
+  const present = PART_DATA_FIELDS.filter((field) => part[field] !== undefined);
+  if (present.length !== 1) {
+    const found = present.length === 0 ? "none" : present.join(", ");
+    return `a part must have exactly one data field (${PART_DATA_FIELDS.join(", ")}); found ${found}`;
+  }
+  const field = present[0]!;
+  if (part.thought !== undefined && typeof part.thought !== "boolean") return "thought must be a boolean";
+  if (part.thoughtSignature !== undefined && !isString(part.thoughtSignature)) return "thoughtSignature must be a string";
+  return PART_FIELD_SHAPES[field](part[field]);
 }
 
 const countParts = (content: Content, field: "functionCall" | "functionResponse"): number =>
@@ -155,8 +177,11 @@ function bodyError(error: z.ZodError): Error {
   return invalidArgument(path ? `${path}: ${issue.message}` : issue.message);
 }
 
+/** The body as an object; one nested past Gemini's limit is refused here, before anything stores or serializes it. */
 function parseObject(body: unknown): unknown {
   if (!body || typeof body !== "object" || Array.isArray(body)) throw invalidArgument("The request body must be a JSON object.");
+  const deep = tooDeepAt(body);
+  if (deep !== undefined) throw invalidArgument(tooDeepMessage(deep));
   return body;
 }
 

@@ -1,5 +1,7 @@
-// Which headers cross the gateway. Upstream: an allow-list (the key is replaced, gateway-only headers and the
-// client's key never leave); downstream: everything but hop-by-hop headers.
+// Which headers cross the gateway, both ways by allow-list. Upstream: what Gemini reads (the key replaced; the
+// gateway's own headers and the client's key never leave; x-goog-user-project, which picks the project billed for
+// the key, only with the client's own key in passthrough mode). Downstream: what describes the answer (no set-cookie,
+// no hop-by-hop headers, nothing internal to the upstream).
 
 import type { IncomingHttpHeaders } from "node:http";
 
@@ -9,7 +11,6 @@ const FORWARDED_REQUEST_HEADERS = [
   "accept",
   "user-agent",
   "x-goog-api-client",
-  "x-goog-user-project",
   "x-goog-request-params",
   "traceparent",
   "tracestate",
@@ -29,17 +30,24 @@ export interface UpstreamHeaderOptions {
   bearer?: boolean;
   /** The body is piped as it arrives: its Content-Length is the client's (a buffered body gets its own). */
   streamedBody?: boolean;
+  /** Passthrough mode: the key is the client's own, and so may be its choice of project (x-goog-user-project). */
+  clientsOwnKey?: boolean;
 }
 
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
+/** Response headers passed to clients (and every `x-goog-upload-*` of the upload protocol). */
+const FORWARDED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "content-disposition",
+  "content-language",
+  "cache-control",
+  "expires",
+  "last-modified",
+  "etag",
+  "vary",
+  "retry-after",
+  "location",
 ]);
 
 export function upstreamRequestHeaders(
@@ -52,6 +60,8 @@ export function upstreamRequestHeaders(
     const value = client[name];
     if (typeof value === "string") headers[name] = value;
   }
+  const project = client["x-goog-user-project"];
+  if (options.clientsOwnKey && typeof project === "string") headers["x-goog-user-project"] = project;
   if (options.bearer) headers.authorization = `Bearer ${upstreamKey}`;
   else headers["x-goog-api-key"] = upstreamKey;
   if (options.streamedBody && typeof client["content-length"] === "string") headers["content-length"] = client["content-length"];
@@ -62,8 +72,9 @@ export function upstreamRequestHeaders(
 export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(upstream)) {
-    if (value === undefined || HOP_BY_HOP.has(name.toLowerCase())) continue;
-    headers[name] = Array.isArray(value) ? value.join(", ") : value;
+    const lower = name.toLowerCase();
+    if (value === undefined || !(FORWARDED_RESPONSE_HEADERS.has(lower) || lower.startsWith("x-goog-upload-"))) continue;
+    headers[lower] = Array.isArray(value) ? value.join(", ") : value;
   }
   return headers;
 }

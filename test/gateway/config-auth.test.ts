@@ -6,8 +6,7 @@ import { hashApiKey, loadGatewayConfig } from "../../src/config/gateway.js";
 import { ConfigError } from "../../src/config/source.js";
 import { Authenticator, passthroughTenant } from "../../src/gateway/auth.js";
 import { GeminiError } from "../../src/gemini/errors.js";
-import { parseJsonBody } from "../../src/routes/proxy.js";
-import { queryOf } from "../../src/routes/request.js";
+import { parseJsonBody, queryOf } from "../../src/routes/request.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../../src/upstream/headers.js";
 
 const problemsOf = (env: Record<string, string>, argv: string[] = []): string[] => {
@@ -120,6 +119,7 @@ describe("auth", () => {
     expect(passthrough.authenticate({ "x-goog-api-key": "client-key" }, noQuery)).toEqual({
       tenant: passthroughTenant("client-key"),
       upstreamKey: "client-key",
+      clientsOwnKey: true,
     });
     expect(passthroughTenant("client-key")).toMatch(/^key-[0-9a-f]{12}$/);
     expect((passthrough.authenticate({}, noQuery) as GeminiError).code).toBe(403);
