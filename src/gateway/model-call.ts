@@ -20,7 +20,7 @@ import { createTap, type TapKind } from "../taps/index.js";
 import type { AttemptRecord, Operation, RecordedTurn, RouteName, TurnRecord, TurnSink } from "../turn/record.js";
 import { UpstreamClient, type UpstreamResponse } from "../upstream/client.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.js";
-import { RetryBudget } from "../upstream/retry-budget.js";
+import { RetryBudgets } from "../upstream/retry-budget.js";
 import { decideRetry, outcomeOfStatus, quotaOf, type AttemptResult, type RetryDecision } from "../upstream/retry-policy.js";
 import { writeGeminiError, type ErrorShape, type ResponseWriter } from "./response-writer.js";
 
@@ -147,8 +147,8 @@ export interface ModelCallDeps {
   logger: Logger;
   /** Defaults to a pool on config.upstream.baseUrl. */
   client?: UpstreamClient;
-  /** Defaults to one built from config.retryBudget. */
-  budget?: RetryBudget;
+  /** Defaults to ones built from config.retryBudget. */
+  budget?: RetryBudgets;
   /** Backoff jitter source, injectable for tests. */
   random?: () => number;
   /** Keep request contents and reply text in the record (OTel message content capture). */
@@ -179,13 +179,13 @@ export function upstreamPath(input: Pick<ModelCallInput, "path" | "query">): str
 
 export class ModelCallService {
   readonly client: UpstreamClient;
-  private readonly budget: RetryBudget;
+  private readonly budget: RetryBudgets;
   private readonly ownsClient: boolean;
 
   constructor(private readonly deps: ModelCallDeps) {
     this.ownsClient = !deps.client;
     this.client = deps.client ?? new UpstreamClient(deps.config.upstream.baseUrl);
-    this.budget = deps.budget ?? new RetryBudget(deps.config.retryBudget);
+    this.budget = deps.budget ?? new RetryBudgets(deps.config.retryBudget);
   }
 
   async close(): Promise<void> {
@@ -239,7 +239,7 @@ class ModelCall {
   constructor(
     private readonly deps: ModelCallDeps,
     private readonly client: UpstreamClient,
-    private readonly budget: RetryBudget,
+    private readonly budget: RetryBudgets,
     private readonly input: ModelCallInput,
     private readonly out: ResponseWriter,
   ) {
@@ -274,7 +274,7 @@ class ModelCall {
     if (this.input.signal.aborted) onClientAbort();
     this.input.signal.addEventListener("abort", onClientAbort, { once: true });
     const deadlineTimer = setTimeout(() => this.controller.abort(new CallAborted("deadline")), Math.max(0, this.deadline - Date.now()));
-    this.budget.recordRequest();
+    this.budget.recordRequest(this.input.tenant);
     try {
       await this.attempts();
     } catch (err) {
@@ -303,12 +303,18 @@ class ModelCall {
       if (quota) attempt.quota = quota;
       const decision = decideRetry(
         result,
-        { attemptsMade: this.record.attempts.length, now: Date.now(), deadline: this.deadline, random: this.deps.random },
+        {
+          attemptsMade: this.record.attempts.length,
+          previous: this.record.attempts.at(-2)?.outcome,
+          now: Date.now(),
+          deadline: this.deadline,
+          random: this.deps.random,
+        },
         this.deps.config.retry,
         this.input.once === true,
       );
       // A streamed body went upstream with the first attempt: there is nothing left to send again.
-      if (decision.retry && !this.streamedBody && this.budget.tryRetry()) {
+      if (decision.retry && !this.streamedBody && this.budget.tryRetry(this.input.tenant)) {
         attempt.retry = { reason: decision.reason, delayMs: decision.delayMs, source: decision.source };
         await sleep(decision.delayMs, undefined, { signal: this.controller.signal }).catch(() => this.throwIfAborted());
         continue;

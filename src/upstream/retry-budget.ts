@@ -32,13 +32,21 @@ export class RetryBudget {
     this.requests[this.advance()]! += 1;
   }
 
+  /** Whether one more retry fits the budget (nothing is spent). */
+  allows(): boolean {
+    this.advance();
+    return sum(this.retries) + 1 <= this.settings.floor + this.settings.ratio * sum(this.requests);
+  }
+
+  /** Counts a retry. */
+  spend(): void {
+    this.retries[this.advance()]! += 1;
+  }
+
   /** Spends one retry if the budget allows it; false means: do not retry. */
   tryRetry(): boolean {
-    const slot = this.advance();
-    const requests = sum(this.requests);
-    const retries = sum(this.retries);
-    if (retries + 1 > this.settings.floor + this.settings.ratio * requests) return false;
-    this.retries[slot]! += 1;
+    if (!this.allows()) return false;
+    this.spend();
     return true;
   }
 
@@ -60,3 +68,48 @@ export class RetryBudget {
 
 const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 const mod = (n: number, m: number): number => ((n % m) + m) % m;
+
+/** Tenants whose budgets are kept at once (least recently used first): passthrough tenants are unbounded in number. */
+const MAX_TENANT_BUDGETS = 10_000;
+
+/**
+ * The retry budget of the gateway and of each tenant: a retry needs room in both. The gateway's keeps an outage from
+ * multiplying the load upstream; a tenant's keeps one tenant's failing requests (a body that fails the same way every
+ * time, a burst against a broken model) from spending the retries every other tenant needs.
+ */
+export class RetryBudgets {
+  private readonly overall: RetryBudget;
+  private readonly tenants = new Map<string, RetryBudget>();
+
+  constructor(
+    private readonly settings: RetryBudgetSettings,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.overall = new RetryBudget(settings, now);
+  }
+
+  private of(tenant: string): RetryBudget {
+    let budget = this.tenants.get(tenant);
+    if (budget) {
+      this.tenants.delete(tenant); // re-inserted below: the Map's order is the least recently used first
+    } else {
+      budget = new RetryBudget(this.settings, this.now);
+      if (this.tenants.size >= MAX_TENANT_BUDGETS) this.tenants.delete(this.tenants.keys().next().value!);
+    }
+    this.tenants.set(tenant, budget);
+    return budget;
+  }
+
+  recordRequest(tenant: string): void {
+    this.overall.recordRequest();
+    this.of(tenant).recordRequest();
+  }
+
+  tryRetry(tenant: string): boolean {
+    const own = this.of(tenant);
+    if (!own.allows() || !this.overall.allows()) return false;
+    own.spend();
+    this.overall.spend();
+    return true;
+  }
+}

@@ -4,6 +4,8 @@
 //   never: 400, 403, 404, other statuses, a per-day quota 429;
 //   delay: the 429's RetryInfo, else Retry-After, else full-jitter backoff;
 //   stop at once when the delay would pass the request's deadline;
+//   a 500 right after a 500 of the same request is not retried again: the same body failing the same way twice is
+//   the request's fault more likely than upstream's, and more attempts would only spend the retry budget;
 //   a call that must not run twice (an interaction's create keeps state upstream) is retried only after an answer
 //   that says nothing was done: a 429 or a 503; never after a 500, a 504, a timeout or a broken connection.
 
@@ -30,13 +32,15 @@ export interface AttemptResult {
 export interface RetryState {
   /** Attempts made so far, the one just judged included. */
   attemptsMade: number;
+  /** The outcome of the attempt before the one just judged. */
+  previous?: AttemptOutcome;
   now: number;
   /** Epoch ms after which the request has failed. */
   deadline: number;
   random?: () => number;
 }
 
-export type StopReason = "success" | "not_retryable" | "per_day_quota" | "attempts_exhausted" | "past_deadline";
+export type StopReason = "success" | "not_retryable" | "repeated_failure" | "per_day_quota" | "attempts_exhausted" | "past_deadline";
 
 export type RetryDecision =
   | { retry: true; reason: AttemptOutcome; delayMs: number; source: DelaySource }
@@ -88,6 +92,7 @@ export function decideRetry(result: AttemptResult, state: RetryState, settings: 
   if (result.outcome === "ok") return { retry: false, why: "success" };
   if (!(once ? UNPROCESSED : RETRYABLE).has(result.outcome)) return { retry: false, why: "not_retryable" };
   if (quotaOf(result) === "per_day") return { retry: false, why: "per_day_quota" };
+  if (result.outcome === "500" && state.previous === "500") return { retry: false, why: "repeated_failure" };
   const { delayMs, source } = retryDelay(result, state.attemptsMade, settings, state.now, state.random);
   if (state.attemptsMade >= settings.maxAttempts) return { retry: false, why: "attempts_exhausted", delayMs, source };
   if (state.now + delayMs >= state.deadline) return { retry: false, why: "past_deadline", delayMs, source };

@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import type { ErrorBody } from "../../src/gemini/errors.js";
 import { parseDurationMs, quotaIds, quotaKind, quotaKindOf, retryDelayMs } from "../../src/gemini/retry-info.js";
 import { fullJitterDelayMs } from "../../src/upstream/backoff.js";
-import { RetryBudget } from "../../src/upstream/retry-budget.js";
+import { RetryBudget, RetryBudgets } from "../../src/upstream/retry-budget.js";
 import { decideRetry, outcomeOfStatus, parseRetryAfterMs, type AttemptResult } from "../../src/upstream/retry-policy.js";
 
 const quota429 = (quotaId: string | undefined, retryDelay?: string): ErrorBody => ({
@@ -140,5 +140,38 @@ describe("retry budget", () => {
     expect(budget.tryRetry()).toBe(false);
     now = 1_000_000;
     expect(budget.tryRetry()).toBe(true);
+  });
+});
+
+describe("retry fairness", () => {
+  test("a 500 right after a 500 of the same request is not retried again", () => {
+    const settings = { baseMs: 1, capMs: 1, maxAttempts: 4 };
+    const state = { attemptsMade: 2, now: 0, deadline: 1e9, random: () => 0 };
+    expect(decideRetry({ outcome: "500" }, { ...state, previous: "500" }, settings)).toEqual({ retry: false, why: "repeated_failure" });
+    expect(decideRetry({ outcome: "500" }, { ...state, previous: "503" }, settings).retry).toBe(true);
+    expect(decideRetry({ outcome: "503" }, { ...state, previous: "503" }, settings).retry).toBe(true);
+  });
+
+  test("one tenant spending its retries leaves the others theirs", () => {
+    const now = 0;
+    const budgets = new RetryBudgets({ ratio: 0.1, floor: 2, windowMs: 1000 }, () => now);
+    for (let i = 0; i < 10; i++) {
+      budgets.recordRequest("noisy");
+      budgets.recordRequest("quiet");
+    }
+    let noisy = 0;
+    while (budgets.tryRetry("noisy")) noisy++;
+    // Its own share: floor 2 + 10% of its 10 requests.
+    expect(noisy).toBe(3);
+    expect(budgets.tryRetry("quiet")).toBe(true);
+  });
+
+  test("the gateway's budget still bounds every tenant together", () => {
+    const budgets = new RetryBudgets({ ratio: 0, floor: 2, windowMs: 1000 }, () => 0);
+    const granted = ["a", "b", "c", "d"].filter((tenant) => {
+      budgets.recordRequest(tenant);
+      return budgets.tryRetry(tenant);
+    });
+    expect(granted).toEqual(["a", "b"]);
   });
 });
