@@ -34,6 +34,10 @@ export interface GatewayConfig {
   drainTimeoutMs: number;
   /** How long an idle client connection is kept open: longer than the idle timeout of a load balancer in front. */
   keepAliveTimeoutMs: number;
+  /** A listener of its own for /metrics (and the probes): /metrics is then no longer served on the API port. */
+  metrics?: { port: number; host: string };
+  /** /healthz and /readyz on the API port too (with METRICS_PORT they are always on the metrics listener). */
+  healthOnApiPort: boolean;
   /** The URL clients reach the gateway at, for URLs the gateway hands back (a resumable upload's); default: from
    *  each request's Host (and X-Forwarded-Proto / X-Forwarded-Host) headers. */
   publicUrl?: string;
@@ -75,6 +79,9 @@ const schema = z.object({
   REQUEST_BODY_TIMEOUT_MS: int(1).default(30_000),
   DRAIN_TIMEOUT_MS: int(0).default(25_000),
   KEEP_ALIVE_TIMEOUT_MS: int(1).default(65_000),
+  METRICS_PORT: int(0, 65535).optional(),
+  METRICS_HOST: z.string().optional(),
+  HEALTH_ON_API_PORT: z.enum(["true", "false"], { error: "must be true or false" }).default("true"),
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL, e.g. https://gateway.example.com" }).optional(),
   LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
@@ -160,6 +167,8 @@ export const gatewaySection: ConfigSection<GatewayConfig> = {
     const apiKey = s.GEMINI_API_KEY ?? s.GOOGLE_API_KEY;
     const { auth, problems } = resolveAuth(s);
     if (s.RETRY_CAP_MS < s.RETRY_BASE_MS) problems.push(`RETRY_CAP_MS: must be at least RETRY_BASE_MS (${s.RETRY_BASE_MS})`);
+    if (s.METRICS_PORT !== undefined && s.METRICS_PORT !== 0 && s.METRICS_PORT === s.PORT) problems.push("METRICS_PORT: must differ from PORT (or leave it unset to serve /metrics on PORT)");
+    if (s.METRICS_PORT === undefined && s.HEALTH_ON_API_PORT === "false") problems.push("HEALTH_ON_API_PORT: false needs METRICS_PORT (the probes must be served somewhere)");
     if (!auth || problems.length > 0) return { problems };
     return {
       config: {
@@ -175,6 +184,8 @@ export const gatewaySection: ConfigSection<GatewayConfig> = {
         bodyIdleTimeoutMs: s.REQUEST_BODY_TIMEOUT_MS,
         drainTimeoutMs: s.DRAIN_TIMEOUT_MS,
         keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS,
+        ...(s.METRICS_PORT !== undefined ? { metrics: { port: s.METRICS_PORT, host: s.METRICS_HOST ?? s.HOST } } : {}),
+        healthOnApiPort: s.HEALTH_ON_API_PORT === "true",
         ...(s.PUBLIC_URL ? { publicUrl: s.PUBLIC_URL.replace(/\/+$/, "") } : {}),
         logLevel: s.LOG_LEVEL,
       },

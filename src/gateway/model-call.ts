@@ -10,7 +10,7 @@ import type { Readable } from "node:stream";
 import { context, propagation, type Context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/gateway.js";
-import { deadlineExceeded, GeminiError, parseErrorEnvelope, unavailable } from "../gemini/errors.js";
+import { GeminiError, parseErrorEnvelope, RPC_TYPE_PREFIX, type ErrorDetail } from "../gemini/errors.js";
 import { retryDelayMs } from "../gemini/retry-info.js";
 import type { Content, GenerateContentRequest } from "../gemini/types.js";
 import { interactionRequestConfig } from "../gemini/interactions.js";
@@ -321,7 +321,8 @@ class ModelCall {
       }
       if (decision.retry && !this.streamedBody) this.record.retryBudgetExhausted = true;
       if (response && errorText !== undefined) return this.forwardError(response, errorText, result, decision);
-      return this.gatewayError(result.outcome === "timeout" ? timeoutError() : unreachableError(), result.outcome);
+      const waitMs = this.giveUpDelayMs();
+      return this.gatewayError(result.outcome === "timeout" ? timeoutError(waitMs) : unreachableError(waitMs), result.outcome, waitMs);
     }
   }
 
@@ -438,7 +439,10 @@ class ModelCall {
     if (result.outcome === "429") {
       this.record.rateLimitedQuota = quotaOf(result);
       const delayMs = (result.error && retryDelayMs(result.error)) ?? (decision.retry ? undefined : decision.delayMs);
-      if (delayMs !== undefined && !("retry-after" in headers)) headers["retry-after"] = String(Math.ceil(delayMs / 1000));
+      if (delayMs !== undefined) setRetryAfter(headers, delayMs);
+    } else if (response.status >= 500 && this.record.attempts.length > 1) {
+      // The gateway retried already: the client's own retries should wait before trying again.
+      setRetryAfter(headers, this.giveUpDelayMs());
     }
     this.record.httpStatus = response.status;
     this.record.errorType = String(response.status);
@@ -447,11 +451,20 @@ class ModelCall {
     this.out.end();
   }
 
-  private gatewayError(error: GeminiError, errorType: string): void {
+  private gatewayError(error: GeminiError, errorType: string, waitMs?: number): void {
     this.record.httpStatus = error.code;
     this.record.errorType = errorType;
     this.headSent = true;
-    writeGeminiError(this.out, error, { "server-timing": this.serverTiming() }, this.input.errors);
+    const headers: Record<string, string> = { "server-timing": this.serverTiming() };
+    if (waitMs !== undefined) setRetryAfter(headers, waitMs);
+    writeGeminiError(this.out, error, headers, this.input.errors);
+  }
+
+  /** How long a client should wait after the gateway gave up: the backoff its next retry would have used (the
+   *  ceiling, not a jittered draw), so SDKs that read Retry-After do not hammer a gateway that just retried. */
+  private giveUpDelayMs(): number {
+    const { baseMs, capMs } = this.deps.config.retry;
+    return Math.max(MIN_GIVE_UP_DELAY_MS, Math.min(capMs, baseMs * 2 ** this.record.attempts.length));
   }
 
   /** The call ended by an exception: client gone, deadline, or upstream failure mid-body. */
@@ -538,8 +551,20 @@ class ModelCall {
   }
 }
 
-const timeoutError = (): GeminiError => deadlineExceeded("Deadline expired before operation could complete.");
-const unreachableError = (): GeminiError => unavailable("The gateway could not reach the Gemini API. Please try again later.");
+/** The least wait a give-up answer asks for. */
+const MIN_GIVE_UP_DELAY_MS = 1000;
+
+/** Retry-After in seconds (the standard) and in milliseconds (read first by the openai and Interactions SDKs). */
+function setRetryAfter(headers: Record<string, string>, delayMs: number): void {
+  if (!("retry-after" in headers)) headers["retry-after"] = String(Math.max(1, Math.ceil(delayMs / 1000)));
+  if (!("retry-after-ms" in headers)) headers["retry-after-ms"] = String(Math.round(delayMs));
+}
+
+const retryInfo = (waitMs?: number): ErrorDetail[] | undefined =>
+  waitMs === undefined ? undefined : [{ "@type": `${RPC_TYPE_PREFIX}RetryInfo`, retryDelay: `${(waitMs / 1000).toFixed(3).replace(/\.?0+$/, "")}s` }];
+const timeoutError = (waitMs?: number): GeminiError => new GeminiError(504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete.", retryInfo(waitMs));
+const unreachableError = (waitMs?: number): GeminiError =>
+  new GeminiError(503, "UNAVAILABLE", "The gateway could not reach the Gemini API after retrying; wait for the RetryInfo delay before trying again.", retryInfo(waitMs));
 
 /** The request's log line: what happened, never keys, prompts or answers. */
 function logTurn(logger: Logger, record: TurnRecord, recorded: RecordedTurn): void {

@@ -60,13 +60,34 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
 }
 
 function expressApp(deps: AppDeps, onUnexpectedError: (err: unknown) => void): Express {
-  const maxBodyBytes = deps.config.gateway.maxBodyBytes;
+  const { maxBodyBytes, metrics, healthOnApiPort } = deps.config.gateway;
+  const app = bareApp();
+  if (healthOnApiPort) app.use(opsRoutes({ isDraining: deps.isDraining }));
+  // With METRICS_PORT, /metrics is on its own listener only (see opsHandler).
+  if (deps.telemetry && !metrics) app.use(metricsRouter(deps.telemetry));
+  app.use(sessionRoutes(deps.sessions, deps.auth, { maxBodyBytes, bodyIdleMs: deps.config.gateway.bodyIdleTimeoutMs, onUnexpectedError }));
+  finish(app, maxBodyBytes, onUnexpectedError);
+  return app;
+}
+
+/** The METRICS_PORT listener: /metrics and the probes, nothing else. */
+export function opsHandler(deps: Pick<AppDeps, "telemetry" | "isDraining" | "logger">): RequestHandler {
+  const app = bareApp();
+  app.use(opsRoutes({ isDraining: deps.isDraining }));
+  if (deps.telemetry) app.use(metricsRouter(deps.telemetry));
+  finish(app, 0, (err) => deps.logger.error({ err }, "unhandled error"));
+  return (req, res) => void app(req, res);
+}
+
+function bareApp(): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.use(opsRoutes({ isDraining: deps.isDraining }));
-  if (deps.telemetry) app.use(metricsRouter(deps.telemetry));
-  app.use(sessionRoutes(deps.sessions, deps.auth, { maxBodyBytes, bodyIdleMs: deps.config.gateway.bodyIdleTimeoutMs, onUnexpectedError }));
+  return app;
+}
+
+/** The 404 of any other path, and every error in Gemini's envelope. */
+function finish(app: Express, maxBodyBytes: number, onUnexpectedError: (err: unknown) => void): void {
   app.use((req, _res, next) => next(notFound(`Requested entity was not found: ${req.method} ${req.path}`)));
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) return next(err);
@@ -74,5 +95,4 @@ function expressApp(deps: AppDeps, onUnexpectedError: (err: unknown) => void): E
     if (unexpected) onUnexpectedError(err);
     writeGeminiError(nodeResponseWriter(res), error);
   });
-  return app;
 }

@@ -18,7 +18,8 @@ import { openKeyedStore } from "../store/keyed.js";
 import { createSessions, type SessionService } from "../sessions/index.js";
 import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import type { TurnSink } from "../turn/record.js";
-import { createRequestHandler } from "./app.js";
+import { createRequestHandler, opsHandler } from "./app.js";
+import { answerParserErrors, INVALID_REQUEST_ROUTE } from "./client-errors.js";
 import type { Config } from "./config.js";
 
 /** Log lines are written in batches of this many bytes... */
@@ -43,6 +44,8 @@ export interface GatewayDeps {
 export interface RunningGateway {
   url: string;
   port: number;
+  /** The METRICS_PORT listener's URL, when there is one. */
+  metricsUrl?: string;
   modelCalls: ModelCallService;
   sessions: SessionService;
   /** Graceful stop: readyz 503, in-flight requests finish (bounded by DRAIN_TIMEOUT_MS), drain hooks, close. */
@@ -139,12 +142,18 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       keepAliveTimeout: config.gateway.keepAliveTimeoutMs,
     },
     handleRequest,
-  ).listen(config.gateway.port, config.gateway.host);
-  await once(server, "listening");
+  );
+  const refused = (status: number, code: string | undefined): void => {
+    logger.info({ route: INVALID_REQUEST_ROUTE, status, code }, "request");
+    telemetry?.countRequest(INVALID_REQUEST_ROUTE, status);
+  };
+  answerParserErrors(server, refused);
+  const url = await listen(server, config.gateway.port, config.gateway.host);
+  const metricsServer = config.gateway.metrics ? createServer(opsHandler({ telemetry, isDraining: () => draining, logger })) : undefined;
+  if (metricsServer) answerParserErrors(metricsServer, refused);
+  const metricsUrl = metricsServer && config.gateway.metrics ? await listen(metricsServer, config.gateway.metrics.port, config.gateway.metrics.host) : undefined;
   const { port } = server.address() as AddressInfo;
-  const host = config.gateway.host === "0.0.0.0" || config.gateway.host === "::" ? "127.0.0.1" : config.gateway.host;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  logger.info({ url, upstream: config.gateway.upstream.baseUrl, auth: config.gateway.auth.mode }, "gateway listening");
+  logger.info({ url, ...(metricsUrl ? { metricsUrl } : {}), upstream: config.gateway.upstream.baseUrl, auth: config.gateway.auth.mode }, "gateway listening");
   // Whoever waits for the address (supervisors, the bench) reads it now, not at the next batch.
   logDestination?.flush();
 
@@ -175,6 +184,11 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       await keyedStore.close();
       await modelCalls.close();
       await telemetry?.shutdown();
+      if (metricsServer) {
+        const metricsClosed = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+        metricsServer.closeAllConnections(); // a scraper's keep-alive connection would hold the close up
+        await metricsClosed;
+      }
       logger.info("gateway stopped");
       clearInterval(logFlush);
       logger.flush();
@@ -183,9 +197,19 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   return {
     url,
     port,
+    ...(metricsUrl ? { metricsUrl } : {}),
     modelCalls,
     sessions,
     drain: () => stop(config.gateway.drainTimeoutMs),
     close: () => stop(0),
   };
+}
+
+/** Listens; the URL to reach it at (a wildcard address is reached on loopback). */
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  server.listen(port, host);
+  await once(server, "listening");
+  const address = server.address() as AddressInfo;
+  const reachable = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${address.port}`;
 }
