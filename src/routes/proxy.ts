@@ -11,6 +11,7 @@ import { clientDisconnectSignal, nodeResponseWriter, tagRoute, writeGeminiError,
 import { matchRoute, type RouteMatch } from "../gateway/route-table.js";
 import { GeminiError, invalidArgument } from "../gemini/errors.js";
 import { jsonNestingExceeds, tooDeepMessage } from "../gemini/json-limits.js";
+import { MODEL_ID, modelIdProblem } from "../gemini/types.js";
 import type { InteractionTracker } from "../interactions/tracker.js";
 import type { ResourceGuard } from "../resources/guard.js";
 import { toGeminiError } from "./http-errors.js";
@@ -99,7 +100,7 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
     body = idleLimited(req, deps.bodyIdleMs);
   }
   const fromBody = isObject(request) ? request : {};
-  const model = matched.modelSource === "body" ? (typeof fromBody.model === "string" ? fromBody.model : "") : matched.model;
+  const model = matched.modelSource === "body" ? modelOfBody(fromBody.model) : matched.model;
   const stream = matched.stream === "body" ? fromBody.stream === true : matched.stream;
 
   const guarded = { ownership: matched.ownership, tap: matched.tap, tenant: caller.tenant, clientHeaders: req.headers };
@@ -109,7 +110,7 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
 
   // From here the model-call service counts this request and writes its log line (with tokens and trace id).
   arrival.tag.modelCall = true;
-  const sessionHeader = req.headers["x-gateway-session"];
+  const sessionHeader = conversationHeader(req.headers["x-gateway-session"]);
   await deps.service.run(
     {
       route: matched.route,
@@ -130,7 +131,7 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
       tenant: caller.tenant,
       upstreamKey: caller.upstreamKey,
       ...(caller.clientsOwnKey ? { clientsOwnKey: true } : {}),
-      ...(typeof sessionHeader === "string" && sessionHeader ? { conversationId: sessionHeader } : {}),
+      ...(sessionHeader ? { conversationId: sessionHeader } : {}),
       clientHeaders: req.headers,
       receivedAt: arrival.receivedAt,
       signal: clientDisconnectSignal(req, res),
@@ -163,5 +164,28 @@ async function authenticate(deps: ProxyDeps, matched: RouteMatch, req: IncomingM
   }
   throw caller;
 }
+
+/** A model named in the body (OpenAI-compatible, Interactions): a model id, `models/` allowed; absent is "" (an agent,
+ *  or upstream's 400). It becomes a span attribute and a label, so anything else is refused here. */
+function modelOfBody(model: unknown): string {
+  if (model === undefined) return "";
+  const id = typeof model === "string" ? model.replace(/^models\//, "") : undefined;
+  if (id === undefined || id.length > MAX_MODEL_ID || !MODEL_ID.test(id)) {
+    throw invalidArgument(`model: ${typeof model === "string" ? modelIdProblem(model.slice(0, MAX_MODEL_ID)) : "must be a string"}`);
+  }
+  return model as string;
+}
+
+/** The x-gateway-session header: a conversation id for spans and logs, so bounded. */
+function conversationHeader(value: string | string[] | undefined): string | undefined {
+  if (typeof value !== "string" || value === "") return undefined;
+  if (value.length > MAX_CONVERSATION_ID || !/^[\x21-\x7e]+$/.test(value)) {
+    throw invalidArgument(`x-gateway-session must be up to ${MAX_CONVERSATION_ID} visible ASCII characters.`);
+  }
+  return value;
+}
+
+const MAX_MODEL_ID = 128;
+const MAX_CONVERSATION_ID = 256;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);

@@ -244,3 +244,23 @@ describe("giving up", () => {
     }
   });
 });
+
+describe("the few request values that become labels, span attributes and log fields are bounded", () => {
+  test("a model in the body must be a model id; x-gateway-session a short visible string", async () => {
+    const chat = (model: unknown) =>
+      fetch(`${stack.url}/v1beta/openai/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${GATEWAY_KEY}` },
+        body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+      });
+    for (const model of ["x".repeat(10_000), "../../etc", 42, null]) {
+      const res = await chat(model);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
+    }
+    expect((await chat("models/gemini-2.0-flash")).status).toBe(200);
+    const long = await post(stack, GENERATE, userContent("hi"), { "x-gateway-session": "s".repeat(300) });
+    expect(long.status).toBe(400);
+    expect((await errorOf(long)).message).toMatch(/^x-gateway-session must be up to 256/);
+  });
+});
