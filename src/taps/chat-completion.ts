@@ -3,12 +3,10 @@
 // `stream_options.include_usage` is set). Its finish reasons are mapped onto Gemini's vocabulary and its usage onto
 // the same token kinds, so a chat completion is measured like a generateContent call.
 
-import type { ErrorBody } from "../gemini/errors.js";
 import { tokenCount, type TokenUsage } from "../gemini/usage.js";
 import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "../openai/types.js";
 import type { TappedResponse } from "../turn/record.js";
-import { SseLines, sseData } from "./sse.js";
-import { errorOf, parseObject, type Tap, type TapOptions, type TapResult } from "./tap.js";
+import { JsonEventsTap, type TapOptions } from "./tap.js";
 
 /** OpenAI's finish_reason in Gemini's terms: `length` is MAX_TOKENS (a truncation), `content_filter` SAFETY; a tool
  *  call ends like any answer (Gemini says STOP). Unknown values keep their name (the label folds them into `other`). */
@@ -44,62 +42,22 @@ export function tokensOfCompletionUsage(usage: CompletionUsage): TokenUsage {
   };
 }
 
-export class ChatCompletionTap implements Tap {
-  private readonly decoder = new TextDecoder();
-  private readonly sse = new SseLines();
+export class ChatCompletionTap extends JsonEventsTap {
   private readonly finishByChoice = new Map<number, string>();
-  private body = "";
   private usage: CompletionUsage | undefined;
   private id: string | undefined;
   private model: string | undefined;
   private text = "";
   private hasVisibleParts = false;
-  private streamError: ErrorBody | undefined;
-  private chunks = 0;
-  private malformed = false;
 
   constructor(
-    private readonly stream: boolean,
+    stream: boolean,
     private readonly options: TapOptions,
-  ) {}
-
-  push(bytes: Uint8Array): void {
-    const text = this.decoder.decode(bytes, { stream: true });
-    if (this.stream) this.readLines(this.sse.push(text));
-    else this.body += text;
+  ) {
+    super(stream);
   }
 
-  finish(): TapResult {
-    const rest = this.decoder.decode();
-    if (this.stream) {
-      this.readLines([...this.sse.push(rest), ...this.sse.end()]);
-    } else {
-      this.body += rest;
-      if (this.body.trim()) this.readText(this.body);
-    }
-    return { response: this.tapped(), streamError: this.streamError, chunks: this.chunks, malformed: this.malformed };
-  }
-
-  private readLines(lines: string[]): void {
-    for (const line of lines) {
-      const data = sseData(line);
-      if (data === undefined || data.trim() === "[DONE]") continue;
-      this.readText(data);
-    }
-  }
-
-  private readText(json: string): void {
-    const object = parseObject(json);
-    if (!object) {
-      this.malformed = true;
-      return;
-    }
-    const error = errorOf(object);
-    if (error) {
-      this.streamError = error;
-      return;
-    }
-    this.chunks++;
+  protected read(object: Record<string, unknown>): void {
     const answer = object as Partial<ChatCompletion> & Partial<Pick<ChatCompletionChunk, "choices">>;
     if (typeof answer.id === "string") this.id = answer.id;
     if (typeof answer.model === "string") this.model = answer.model;
@@ -125,7 +83,7 @@ export class ChatCompletionTap implements Tap {
     });
   }
 
-  private tapped(): TappedResponse {
+  protected tapped(): TappedResponse {
     const response: TappedResponse = {
       finishReasons: [...this.finishByChoice.entries()].sort(([a], [b]) => a - b).map(([, reason]) => reason),
       hasVisibleParts: this.hasVisibleParts,

@@ -3,11 +3,9 @@
 // step.stop, interaction.status_update, interaction.completed and error. Its status is mapped onto the same finish
 // reasons (and error types) as a generate answer, its usage onto the same token kinds.
 
-import type { ErrorBody } from "../gemini/errors.js";
 import { tokenCount, type TokenUsage } from "../gemini/usage.js";
 import type { TappedResponse } from "../turn/record.js";
-import { SseLines, sseData } from "./sse.js";
-import { errorOf, parseObject, type Tap, type TapOptions, type TapResult } from "./tap.js";
+import { JsonEventsTap, type TapOptions } from "./tap.js";
 
 /** What an interaction's status says of the turn. */
 export interface InteractionOutcome {
@@ -72,10 +70,7 @@ export function tokensOfInteractionUsage(usage: JsonObject): TokenUsage {
 /** The step types that are the model's visible answer (a tool call is one too). */
 const ANSWER_STEPS = new Set(["model_output", "function_call"]);
 
-export class InteractionTap implements Tap {
-  private readonly decoder = new TextDecoder();
-  private readonly sse = new SseLines();
-  private body = "";
+export class InteractionTap extends JsonEventsTap {
   private id: string | undefined;
   private model: string | undefined;
   private status: string | undefined;
@@ -83,76 +78,38 @@ export class InteractionTap implements Tap {
   private readonly stepTypes = new Map<number, string>();
   private text = "";
   private hasVisibleParts = false;
-  private streamError: ErrorBody | undefined;
-  private chunks = 0;
-  private malformed = false;
 
   constructor(
-    private readonly stream: boolean,
+    stream: boolean,
     private readonly options: TapOptions,
-  ) {}
-
-  push(bytes: Uint8Array): void {
-    const text = this.decoder.decode(bytes, { stream: true });
-    if (this.stream) this.readLines(this.sse.push(text));
-    else this.body += text;
+  ) {
+    super(stream);
   }
 
-  finish(): TapResult {
-    const rest = this.decoder.decode();
-    if (this.stream) {
-      this.readLines([...this.sse.push(rest), ...this.sse.end()]);
-    } else {
-      this.body += rest;
-      const interaction = parseObject(this.body);
-      if (interaction) {
-        this.chunks = 1;
-        this.readInteraction(interaction);
-      } else if (this.body.trim()) {
-        this.malformed = true;
-      }
-    }
-    return { response: this.tapped(), streamError: this.streamError, chunks: this.chunks, malformed: this.malformed };
-  }
-
-  private readLines(lines: string[]): void {
-    for (const line of lines) {
-      const data = sseData(line);
-      if (data === undefined || data.trim() === "[DONE]") continue;
-      const event = parseObject(data);
-      if (event) this.readEvent(event);
-      else this.malformed = true;
-    }
-  }
-
-  private readEvent(event: JsonObject): void {
-    const error = event.event_type === "error" || !event.event_type ? errorOf(event) : undefined;
-    if (error) {
-      this.streamError = error;
-      return;
-    }
-    this.chunks++;
-    const index = typeof event.index === "number" ? event.index : -1;
-    switch (event.event_type) {
+  /** The unary Interaction, or one event of a stream (an `error` event never reaches here: it ends the stream). */
+  protected read(object: JsonObject): void {
+    if (!this.stream) return this.readInteraction(object);
+    const index = typeof object.index === "number" ? object.index : -1;
+    switch (object.event_type) {
       case "interaction.created":
       case "interaction.completed":
-        if (isObject(event.interaction)) this.readInteraction(event.interaction);
+        if (isObject(object.interaction)) this.readInteraction(object.interaction);
         break;
       case "interaction.status_update":
-        if (typeof event.status === "string") this.status = event.status;
+        if (typeof object.status === "string") this.status = object.status;
         break;
       case "step.start":
-        if (isObject(event.step) && typeof event.step.type === "string") {
-          this.stepTypes.set(index, event.step.type);
-          this.readStep(event.step);
+        if (isObject(object.step) && typeof object.step.type === "string") {
+          this.stepTypes.set(index, object.step.type);
+          this.readStep(object.step);
         }
         break;
       case "step.delta":
-        if (isObject(event.delta)) this.readDelta(index, event.delta);
-        if (isObject(event.metadata) && isObject(event.metadata.total_usage)) this.usage = event.metadata.total_usage;
+        if (isObject(object.delta)) this.readDelta(index, object.delta);
+        if (isObject(object.metadata) && isObject(object.metadata.total_usage)) this.usage = object.metadata.total_usage;
         break;
       case "step.stop":
-        if (isObject(event.usage)) this.usage = event.usage;
+        if (isObject(object.usage)) this.usage = object.usage;
         break;
     }
   }
@@ -189,7 +146,7 @@ export class InteractionTap implements Tap {
     if (this.options.captureContent) this.text += text;
   }
 
-  private tapped(): TappedResponse {
+  protected tapped(): TappedResponse {
     const outcome = interactionOutcome(this.status);
     const response: TappedResponse = {
       finishReasons: outcome.finishReason ? [outcome.finishReason] : [],

@@ -5,6 +5,7 @@
 
 import type { ErrorBody } from "../gemini/errors.js";
 import type { TappedResponse } from "../turn/record.js";
+import { SseLines, sseData } from "./sse.js";
 
 export interface TapResult {
   response: TappedResponse;
@@ -40,4 +41,65 @@ export function parseObject(json: string): Record<string, unknown> | undefined {
 export function errorOf(object: Record<string, unknown>): ErrorBody | undefined {
   const error = object.error;
   return error && typeof error === "object" && !Array.isArray(error) ? (error as ErrorBody) : undefined;
+}
+
+/**
+ * The framing shared by the taps of answers that are one JSON object (unary), or SSE `data:` events of one JSON object
+ * each (`stream`): it parses them and hands each object over; an `{"error": ...}` object ends the stream with an error.
+ */
+export abstract class JsonEventsTap implements Tap {
+  private readonly decoder = new TextDecoder();
+  private readonly sse = new SseLines();
+  private body = "";
+  private streamError: ErrorBody | undefined;
+  private chunks = 0;
+  private malformed = false;
+
+  constructor(protected readonly stream: boolean) {}
+
+  /** Reads one object: the unary body, or one event. */
+  protected abstract read(object: Record<string, unknown>): void;
+
+  /** What was read. */
+  protected abstract tapped(): TappedResponse;
+
+  push(bytes: Uint8Array): void {
+    const text = this.decoder.decode(bytes, { stream: true });
+    if (this.stream) this.readLines(this.sse.push(text));
+    else this.body += text;
+  }
+
+  finish(): TapResult {
+    const rest = this.decoder.decode();
+    if (this.stream) {
+      this.readLines([...this.sse.push(rest), ...this.sse.end()]);
+    } else {
+      this.body += rest;
+      if (this.body.trim()) this.readText(this.body);
+    }
+    return { response: this.tapped(), streamError: this.streamError, chunks: this.chunks, malformed: this.malformed };
+  }
+
+  private readLines(lines: string[]): void {
+    for (const line of lines) {
+      const data = sseData(line);
+      if (data === undefined || data.trim() === "[DONE]") continue;
+      this.readText(data);
+    }
+  }
+
+  private readText(json: string): void {
+    const object = parseObject(json);
+    if (!object) {
+      this.malformed = true;
+      return;
+    }
+    const error = errorOf(object);
+    if (error) {
+      this.streamError = error;
+      return;
+    }
+    this.chunks++;
+    this.read(object);
+  }
 }
