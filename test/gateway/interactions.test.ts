@@ -4,22 +4,17 @@
 // key, and the retry rule of a create (it must not run twice). In each, the gateway's counters must gain exactly what
 // the client received, each interaction's outcome counted once.
 
-import { Writable } from "node:stream";
-import { GoogleGenAI, type GoogleGenAIInteraction } from "@google/genai";
+import type { GoogleGenAIInteraction } from "@google/genai";
 import { SpanStatusCode } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { pino } from "pino";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import type { TokenUsage } from "../../src/gemini/usage.js";
-import { loadConfig } from "../../src/server/config.js";
-import { startGateway } from "../../src/server/gateway.js";
 import { loadPriceTable, turnCost } from "../../src/telemetry/pricing.js";
 import { QUESTIONS, THIRD_REPLY_CONTEXT } from "../helpers/chat.js";
-import { usePerFile } from "../helpers/lifecycle.js";
 import { delta, scrapeMetrics, sumBy, tally, type Series } from "../helpers/metrics.js";
-import { startTestSimulator, type TestSimulator } from "../helpers/sim.js";
-import { KEY_ALPHA, KEY_BETA, UPSTREAM_KEY, useSurfaceStack, type SurfaceStack } from "./surface-stack.js";
+import type { TestSimulator } from "../helpers/sim.js";
+import { KEY_ALPHA, KEY_BETA, useSurfaceStack, type SurfaceStack } from "./surface-stack.js";
 
 let stack: SurfaceStack;
 const spans = new InMemorySpanExporter();
@@ -615,48 +610,16 @@ describe("statuses", () => {
 });
 
 describe("the turn cap (INTERACTION_MAX_TURNS)", () => {
-  // startSurfaceStack builds the gateway from its sections without `interactions`: INTERACTION_MAX_TURNS in its env
-  // would be ignored. This stack loads the whole configuration, as `serve` does.
-  let capped: { sim: TestSimulator; url: string; ai: GoogleGenAI; errors: string[]; close(): Promise<void> };
-  usePerFile(
-    async () => {
-      const sim = await startTestSimulator({ keys: [UPSTREAM_KEY] });
-      const env = { PORT: "0", HOST: "127.0.0.1", GEMINI_BASE_URL: sim.url, GEMINI_API_KEY: UPSTREAM_KEY, GATEWAY_KEYS: `${KEY_ALPHA}:alpha`, INTERACTION_MAX_TURNS: "2" };
-      const errors: string[] = [];
-      const logger = pino(
-        { level: "error" },
-        new Writable({
-          write(chunk: Buffer, _encoding, callback) {
-            errors.push(...chunk.toString().split("\n").filter((l) => l.trim()));
-            callback();
-          },
-        }),
-      );
-      const gateway = await startGateway(loadConfig(env, []), { logger });
-      return {
-        sim,
-        url: gateway.url,
-        errors,
-        ai: new GoogleGenAI({ apiKey: KEY_ALPHA, httpOptions: { baseUrl: gateway.url } }),
-        close: async () => {
-          await gateway.close();
-          await sim.close();
-        },
-      };
-    },
-    (started) => (capped = started),
-    async (started) => {
-      await started.sim.clearFaults();
-      await started.sim.resetStats();
-    },
-  );
+  let capped: SurfaceStack;
+  useSurfaceStack((started) => (capped = started), { env: { INTERACTION_MAX_TURNS: "2" } });
   afterEach(() => {
     expect(capped.errors).toEqual([]);
   });
   const onCapped = (requests: string[], work: () => Promise<void>): Promise<Gained> => counted(() => scrapeMetrics(capped.url), requests, work);
 
   test("the third create of a chain is refused with 400 FAILED_PRECONDITION and the cap's message before anything reaches the simulator", async () => {
-    const { ai, sim } = capped;
+    const { sim } = capped;
+    const ai = capped.genai();
     const first = await ai.interactions.create({ model: MODEL, input: QUESTIONS[0]! });
     const second = await ai.interactions.create({ model: MODEL, input: QUESTIONS[1]!, previous_interaction_id: first.id });
     let refusal: Awaited<ReturnType<typeof rejection>> | undefined;
@@ -680,7 +643,8 @@ describe("the turn cap (INTERACTION_MAX_TURNS)", () => {
   });
 
   test("a continuation hop of the last turn allowed is not refused: the SDK completes the turn", async () => {
-    const { ai, sim } = capped;
+    const { sim } = capped;
+    const ai = capped.genai();
     const first = await ai.interactions.create({ model: MODEL, input: QUESTIONS[0]! });
     await sim.setFaults([{ when: { method: "createInteraction" }, fault: { kind: "interaction_status", status: "requires_continuation" }, times: 1 }]);
     let second: GoogleGenAIInteraction | undefined;
@@ -693,7 +657,8 @@ describe("the turn cap (INTERACTION_MAX_TURNS)", () => {
   });
 
   test("a create naming its previous interaction in proto JSON's camelCase (previousInteractionId, which Google and the simulator accept) is held to the cap too", async () => {
-    const { ai, sim, url } = capped;
+    const { sim, url } = capped;
+    const ai = capped.genai();
     const first = await ai.interactions.create({ model: MODEL, input: QUESTIONS[0]! });
     const second = await ai.interactions.create({ model: MODEL, input: QUESTIONS[1]!, previous_interaction_id: first.id });
     let status = 0;
