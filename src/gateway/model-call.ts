@@ -10,7 +10,7 @@ import type { Readable } from "node:stream";
 import { context, propagation, type Context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/gateway.js";
-import { GeminiError, parseErrorEnvelope, RPC_TYPE_PREFIX, type ErrorDetail } from "../gemini/errors.js";
+import { GeminiError, parseErrorEnvelope, retryInfoDetail, withRetryInfo, type ErrorDetail } from "../gemini/errors.js";
 import { retryDelayMs } from "../gemini/retry-info.js";
 import type { Content, GenerateContentRequest } from "../gemini/types.js";
 import { interactionRequestConfig } from "../gemini/interactions.js";
@@ -284,6 +284,9 @@ class ModelCall {
       this.input.signal.removeEventListener("abort", onClientAbort);
       this.record.endedAt = Date.now();
     }
+    // The record says what the client got, even when the server answered for the call (a parser error mid-body).
+    const sent = this.out.sentStatus?.();
+    if (sent !== undefined && sent !== this.record.httpStatus && this.record.httpStatus !== 0) this.record.httpStatus = sent;
     return this.record;
   }
 
@@ -359,6 +362,9 @@ class ModelCall {
       return { response, result, attemptSignal: attemptController.signal };
     } catch (err) {
       this.throwIfAborted();
+      // A streamed body that failed on the client's side (it stalled: 408; the client left) is the answer, not upstream's.
+      const bodyError = this.streamedBody ? (this.input.body as Readable).errored : null;
+      if (bodyError instanceof GeminiError) throw bodyError;
       attempt.outcome = attemptController.signal.reason instanceof AttemptTimedOut ? "timeout" : "network";
       this.deps.logger.debug({ err, outcome: attempt.outcome }, "upstream attempt failed");
       return { result: { outcome: attempt.outcome }, attemptSignal: attemptController.signal };
@@ -436,18 +442,22 @@ class ModelCall {
   private forwardError(response: UpstreamResponse, body: string, result: AttemptResult, decision: RetryDecision): void {
     const headers = clientResponseHeaders(response.headers);
     delete headers["content-length"];
+    let answer = body;
     if (result.outcome === "429") {
       this.record.rateLimitedQuota = quotaOf(result);
       const delayMs = (result.error && retryDelayMs(result.error)) ?? (decision.retry ? undefined : decision.delayMs);
       if (delayMs !== undefined) setRetryAfter(headers, delayMs);
     } else if (response.status >= 500 && this.record.attempts.length > 1) {
-      // The gateway retried already: the client's own retries should wait before trying again.
-      setRetryAfter(headers, this.giveUpDelayMs());
+      // The gateway retried already: the client's own retries should wait before trying again (headers for the SDKs
+      // that read them, a RetryInfo in the envelope for those that read that).
+      const waitMs = this.giveUpDelayMs();
+      setRetryAfter(headers, waitMs);
+      answer = withRetryInfo(body, waitMs) ?? body;
     }
     this.record.httpStatus = response.status;
     this.record.errorType = String(response.status);
     this.writeHead(response.status, headers);
-    void this.out.chunk(Buffer.from(body));
+    void this.out.chunk(Buffer.from(answer));
     this.out.end();
   }
 
@@ -560,8 +570,7 @@ function setRetryAfter(headers: Record<string, string>, delayMs: number): void {
   if (!("retry-after-ms" in headers)) headers["retry-after-ms"] = String(Math.round(delayMs));
 }
 
-const retryInfo = (waitMs?: number): ErrorDetail[] | undefined =>
-  waitMs === undefined ? undefined : [{ "@type": `${RPC_TYPE_PREFIX}RetryInfo`, retryDelay: `${(waitMs / 1000).toFixed(3).replace(/\.?0+$/, "")}s` }];
+const retryInfo = (waitMs?: number): ErrorDetail[] | undefined => (waitMs === undefined ? undefined : [retryInfoDetail(waitMs)]);
 const timeoutError = (waitMs?: number): GeminiError => new GeminiError(504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete.", retryInfo(waitMs));
 const unreachableError = (waitMs?: number): GeminiError =>
   new GeminiError(503, "UNAVAILABLE", "The gateway could not reach the Gemini API after retrying; wait for the RetryInfo delay before trying again.", retryInfo(waitMs));

@@ -13,6 +13,9 @@ export interface ResponseWriter {
   /** The response cannot be completed after its head was sent (upstream failed mid-body): break the connection
    *  so the client sees an error rather than a clean but truncated answer. Falls back to end() when absent. */
   abort?(): void;
+  /** The status the client was actually sent, when a head went out (possibly not this writer's: Node's parser
+   *  refusing the rest of the body answers through the same response). */
+  sentStatus?(): number | undefined;
 }
 
 /** What a route says of its response, for the request log: which route answered it, and whether a model call
@@ -42,6 +45,8 @@ export function nodeResponseWriter(res: ServerResponse): ResponseWriter {
   };
   return {
     head: (status, headers) => {
+      // Answered already (a parser error in the body was answered through this response): the client has its answer.
+      if (res.headersSent) return;
       res.writeHead(status, headers);
       // The head leaves with the first chunk when that follows at once (one write, not two); when the upstream
       // is slow to send its first chunk, the client still gets the head without waiting for it. (headersSent is
@@ -80,6 +85,7 @@ export function nodeResponseWriter(res: ServerResponse): ResponseWriter {
     abort: () => {
       res.destroy();
     },
+    sentStatus: () => (res.headersSent ? res.statusCode : undefined),
   };
 }
 

@@ -118,3 +118,24 @@ export function parseErrorEnvelope(body: string): ErrorBody | undefined {
 export function findDetail(error: ErrorBody, type: string): ErrorDetail | undefined {
   return error.details?.find((d) => d["@type"] === `${RPC_TYPE_PREFIX}${type}`);
 }
+
+/** A RetryInfo detail (`retryDelay` as a protobuf Duration: "2s", "0.05s"). */
+export function retryInfoDetail(delayMs: number): ErrorDetail {
+  return { "@type": `${RPC_TYPE_PREFIX}RetryInfo`, retryDelay: `${(delayMs / 1000).toFixed(3).replace(/\.?0+$/, "")}s` };
+}
+
+/** An error body (the object or the stream's array form) with a RetryInfo added when it has none; undefined when the
+ *  body is not Gemini's envelope (then it is passed on as it is). */
+export function withRetryInfo(body: string, delayMs: number): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const envelope = (Array.isArray(parsed) ? parsed[0] : parsed) as { error?: ErrorBody } | undefined;
+    const error = envelope?.error;
+    if (!error || typeof error !== "object" || typeof error.code !== "number") return undefined;
+    if (findDetail(error, "RetryInfo")) return body;
+    error.details = [...(Array.isArray(error.details) ? error.details : []), retryInfoDetail(delayMs)];
+    return `${JSON.stringify(parsed, null, 2)}\n`;
+  } catch {
+    return undefined;
+  }
+}

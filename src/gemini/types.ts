@@ -34,6 +34,18 @@ export const PART_DATA_FIELDS = [
 ] as const;
 export type PartDataField = (typeof PART_DATA_FIELDS)[number];
 
+/** Every field a Part may have (lowerCamelCase); Gemini refuses any other name. */
+export const PART_FIELDS: ReadonlySet<string> = new Set<string>([...PART_DATA_FIELDS, "thought", "thoughtSignature", "videoMetadata", "partMetadata"]);
+
+/** The fields of a GenerationConfig (lowerCamelCase) and of its thinkingConfig; Gemini refuses any other name. */
+export const GENERATION_CONFIG_FIELDS: ReadonlySet<string> = new Set([
+  "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "responseModalities", "candidateCount",
+  "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty", "frequencyPenalty", "responseLogprobs",
+  "logprobs", "enableEnhancedCivicAnswers", "speechConfig", "thinkingConfig", "imageConfig", "mediaResolution",
+  "_responseJsonSchema",
+]);
+export const THINKING_CONFIG_FIELDS: ReadonlySet<string> = new Set(["thinkingBudget", "includeThoughts", "thinkingLevel"]);
+
 export interface Content {
   role?: string;
   parts: Part[];

@@ -84,8 +84,10 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
   let request: unknown;
   if (matched.body === "json" || matched.body === "bytes") {
     body = await readBody(req, deps.maxBodyBytes, deps.bodyIdleMs);
-    // Nested past Gemini's own limit: upstream would answer 500, and a retry could not fix it.
-    if ((matched.body === "json" || /json/i.test(req.headers["content-type"] ?? "")) && jsonNestingExceeds(body)) {
+    // Nested past Gemini's own limit: upstream would answer 500, and a retry could not fix it. (Every buffered body
+    // of the API is JSON; one that says it is something else is not scanned.)
+    const contentType = req.headers["content-type"];
+    if ((matched.body === "json" || contentType === undefined || /json/i.test(contentType)) && jsonNestingExceeds(body)) {
       throw invalidArgument(tooDeepMessage("(body)"));
     }
     if (matched.body === "json") {
@@ -101,6 +103,7 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
   }
   const fromBody = isObject(request) ? request : {};
   const model = matched.modelSource === "body" ? modelOfBody(fromBody.model) : matched.model;
+  const sessionHeader = conversationHeader(req.headers["x-gateway-session"]);
   const stream = matched.stream === "body" ? fromBody.stream === true : matched.stream;
 
   const guarded = { ownership: matched.ownership, tap: matched.tap, tenant: caller.tenant, clientHeaders: req.headers };
@@ -108,9 +111,11 @@ async function proxy(deps: ProxyDeps, matched: RouteMatch | GeminiError, req: In
   let hook = deps.guard.hook(guarded);
   if (matched.tap === "interaction") hook = combineHooks(hook, await interactionHook(deps.interactions, matched, caller.tenant, request, stream));
 
+  // Answered already (Node's parser refused the rest of the request, answered through this response while the
+  // checks above ran): the request log counts that answer; no call goes upstream.
+  if (res.headersSent) return;
   // From here the model-call service counts this request and writes its log line (with tokens and trace id).
   arrival.tag.modelCall = true;
-  const sessionHeader = conversationHeader(req.headers["x-gateway-session"]);
   await deps.service.run(
     {
       route: matched.route,

@@ -6,7 +6,7 @@ import type { IncomingMessage } from "node:http";
 import { PassThrough, type Readable, type Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import getRawBody from "raw-body";
-import { canonicalError, GeminiError, invalidArgument } from "../gemini/errors.js";
+import { GeminiError, invalidArgument } from "../gemini/errors.js";
 
 const DECODERS: Record<string, () => Transform> = {
   gzip: createGunzip,
@@ -33,12 +33,21 @@ export function idleLimited(source: Readable, idleMs: number): Readable {
     source.unpipe(out);
     out.destroy(bodyTimeoutError(idleMs));
   }, idleMs);
+  const stop = (): void => clearTimeout(timer);
   source.on("data", () => timer.refresh());
-  source.once("error", (err) => out.destroy(err));
-  out.once("close", () => clearTimeout(timer));
+  // A client gone mid-body is the client's doing (499), not an unexpected failure.
+  source.once("error", () => out.destroy(clientGoneError()));
+  source.once("aborted", () => out.destroy(clientGoneError()));
+  source.once("end", stop);
+  out.once("close", stop);
+  // Whoever reads `out` may have given up on it already (a refused encoding, a body over the limit): its error must
+  // not be an unhandled one.
+  out.on("error", () => undefined);
   source.pipe(out);
   return out;
 }
+
+const clientGoneError = (): GeminiError => new GeminiError(499, "CANCELLED", "The client went away before its request body arrived.");
 
 /** The body, decoded; the limit applies to the decoded bytes, and is checked against Content-Length before anything
  *  is read. Errors carry an HTTP status (413, 400, 408). */
@@ -46,20 +55,31 @@ export async function readBody(req: IncomingMessage, limit: number, idleMs: numb
   const encoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
   const length = Number(req.headers["content-length"]);
   if (encoding === "identity" && Number.isFinite(length) && length > limit) throw tooLarge(limit);
+  const decoder = encoding === "identity" ? undefined : DECODERS[encoding];
+  if (encoding !== "identity" && !decoder) {
+    throw new GeminiError(400, "INVALID_ARGUMENT", `Unsupported Content-Encoding "${encoding}": send identity, gzip, deflate or br.`, undefined, { connection: "close" });
+  }
   const body = idleLimited(req, idleMs);
-  if (encoding === "identity") return getRawBody(body, { limit, length: req.headers["content-length"] ?? null });
-  const decoder = DECODERS[encoding];
-  if (!decoder) throw canonicalError(400, `Unsupported Content-Encoding "${encoding}": send identity, gzip, deflate or br.`);
-  const decoded = decoder();
-  body.pipe(decoded);
   try {
-    return await getRawBody(decoded, { limit });
-  } catch (err) {
-    // zlib's own errors (a corrupt body) carry no status: they are the client's.
-    if (typeof err === "object" && err !== null && "status" in err) throw err;
-    throw canonicalError(400, `The request body is not valid ${encoding}: ${err instanceof Error ? err.message : String(err)}`);
+    if (!decoder) return await getRawBody(body, { limit, length: req.headers["content-length"] ?? null });
+    const decoded = decoder();
+    decoded.on("error", () => undefined); // reported through getRawBody below, never unhandled
+    body.pipe(decoded);
+    try {
+      return await getRawBody(decoded, { limit });
+    } catch (err) {
+      // zlib's own errors (a corrupt body) carry no status: they are the client's.
+      if (typeof err === "object" && err !== null && "status" in err) throw err;
+      throw new GeminiError(400, "INVALID_ARGUMENT", `The request body is not valid ${encoding}: ${err instanceof Error ? err.message : String(err)}`, undefined, {
+        connection: "close",
+      });
+    } finally {
+      body.unpipe(decoded);
+      decoded.destroy();
+    }
   } finally {
-    body.unpipe(decoded);
+    // Whatever happened, nothing more is read: the idle timer must not fire on an abandoned body.
+    body.destroy();
   }
 }
 

@@ -140,6 +140,8 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       // Node's 5 s default is shorter than a load balancer's idle timeout (60 s on AWS ALB, nginx's upstream
       // keepalive...): the balancer would reuse a connection the gateway is just closing, and its client get a 502.
       keepAliveTimeout: config.gateway.keepAliveTimeoutMs,
+      // A request without a Host header is answered by the gateway (Gemini's envelope), not refused bodiless by Node.
+      requireHostHeader: false,
     },
     handleRequest,
   );

@@ -6,7 +6,8 @@
 import { z } from "zod";
 import { invalidArgument } from "../gemini/errors.js";
 import { tooDeepAt, tooDeepMessage } from "../gemini/json-limits.js";
-import { MODEL_ID, modelIdProblem, PART_DATA_FIELDS } from "../gemini/types.js";
+import { enumNumber, HARM_BLOCK_THRESHOLD_NUMBERS, HARM_CATEGORY_NUMBERS } from "../gemini/enums.js";
+import { GENERATION_CONFIG_FIELDS, MODEL_ID, modelIdProblem, PART_DATA_FIELDS, PART_FIELDS, THINKING_CONFIG_FIELDS } from "../gemini/types.js";
 import type { Content, GenerationConfig, Part } from "../gemini/types.js";
 import { historySteps } from "./interactions.js";
 import type { SessionBackend, SessionSettings } from "./store.js";
@@ -36,9 +37,12 @@ const PART_FIELD_SHAPES: Record<(typeof PART_DATA_FIELDS)[number], (value: unkno
   codeExecutionResult: (v) => (isObject(v) && (v.output === undefined || isString(v.output)) ? undefined : "codeExecutionResult must be {outcome?, output?: string}"),
 };
 
-/** Checks one part; returns the problem or undefined. A field set to null is a field sent with the wrong type. */
+/** Checks one part; returns the problem or undefined. A field set to null is a field sent with the wrong type; a
+ *  name Gemini does not know would make every later send of the history fail. */
 function partProblem(part: unknown): string | undefined {
   if (!isObject(part)) return "a part must be an object";
+  const unknown = Object.keys(part).find((key) => !PART_FIELDS.has(key));
+  if (unknown !== undefined) return `unknown field "${unknown}" (a part has ${[...PART_FIELDS].join(", ")})`;
   const present = PART_DATA_FIELDS.filter((field) => part[field] !== undefined);
   if (present.length !== 1) {
     const found = present.length === 0 ? "none" : present.join(", ");
@@ -66,6 +70,8 @@ export function checkContents(contents: readonly unknown[], label = "history"): 
       return;
     }
     const { role, parts } = raw as { role?: unknown; parts?: unknown };
+    const unknown = Object.keys(raw).find((key) => key !== "role" && key !== "parts");
+    if (unknown !== undefined) errors.push(`${at}: unknown field "${unknown}" (a turn has role and parts)`);
     if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) {
       errors.push(`${at}: role ${JSON.stringify(role ?? null)} is not one of ${ROLES.join(", ")}`);
     }
@@ -185,11 +191,39 @@ function parseObject(body: unknown): unknown {
   return body;
 }
 
+/** What a session stores and sends with every message must be what Gemini accepts, or every send would fail. */
+function settingsProblem(settings: { generationConfig?: unknown; safetySettings?: unknown }, at = ""): string | undefined {
+  const config = settings.generationConfig;
+  if (isObject(config)) {
+    const unknown = Object.keys(config).find((key) => !GENERATION_CONFIG_FIELDS.has(key));
+    if (unknown !== undefined) return `${at}generationConfig: unknown field "${unknown}"`;
+    const thinking = config.thinkingConfig;
+    if (thinking !== undefined && !isObject(thinking)) return `${at}generationConfig.thinkingConfig must be an object`;
+    const unknownThinking = isObject(thinking) ? Object.keys(thinking).find((key) => !THINKING_CONFIG_FIELDS.has(key)) : undefined;
+    if (unknownThinking !== undefined) return `${at}generationConfig.thinkingConfig: unknown field "${unknownThinking}"`;
+  }
+  const safety = settings.safetySettings;
+  if (Array.isArray(safety)) {
+    for (const [i, setting] of safety.entries()) {
+      if (!isObject(setting)) return `safetySettings[${i}] must be an object`;
+      if (enumNumber(HARM_CATEGORY_NUMBERS, setting.category) === undefined) return `safetySettings[${i}].category: ${JSON.stringify(setting.category)} is not a HarmCategory`;
+      if (enumNumber(HARM_BLOCK_THRESHOLD_NUMBERS, setting.threshold) === undefined) return `safetySettings[${i}].threshold: ${JSON.stringify(setting.threshold)} is not a HarmBlockThreshold`;
+    }
+  }
+  return undefined;
+}
+
 export function parseCreateSession(body: unknown, strictAlternation: boolean): CreateSessionInput {
   const parsed = createSessionBody.safeParse(parseObject(body));
   if (!parsed.success) throw bodyError(parsed.error);
   const { model, backend = "generateContent", history = [], systemInstruction, ...rest } = parsed.data;
   const warnings = validateHistory(history, strictAlternation);
+  const settings = settingsProblem(rest);
+  if (settings) throw invalidArgument(settings);
+  if (isObject(systemInstruction)) {
+    const problem = checkContents([{ role: "user", parts: systemInstruction.parts }], "systemInstruction").errors[0];
+    if (problem) throw invalidArgument(problem.replace("systemInstruction[0]", "systemInstruction"));
+  }
   if (backend === "interactions") {
     const unsupported = (["safetySettings", "tools", "toolConfig"] as const).find((field) => rest[field] !== undefined);
     if (unsupported) throw invalidArgument(`${unsupported}: a session with backend "interactions" takes model, history, systemInstruction and generationConfig only.`);
@@ -212,6 +246,8 @@ export function parseSendMessage(body: unknown): SendMessageInput {
   if (!parsed.success) throw bodyError(parsed.error);
   const { message, generationConfig } = parsed.data;
   if (message.length === 0) throw invalidArgument("message: message must not be empty");
+  const settings = settingsProblem({ generationConfig });
+  if (settings) throw invalidArgument(settings);
   const parts: Part[] = typeof message === "string" ? [{ text: message }] : (message as Part[]);
   const input: SendMessageInput = { turn: { role: "user", parts } };
   if (generationConfig) input.generationConfig = generationConfig as GenerationConfig;

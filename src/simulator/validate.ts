@@ -4,7 +4,7 @@ import type { EnumTable } from "../gemini/enums.js";
 import { CODE_LANGUAGE_NUMBERS, CODE_OUTCOME_NUMBERS, HARM_BLOCK_THRESHOLD_NUMBERS, HARM_CATEGORY_NUMBERS, enumName } from "../gemini/enums.js";
 import { invalidArgument } from "../gemini/errors.js";
 import type { Content, CountTokensRequest, GenerateContentRequest, GenerationConfig } from "../gemini/types.js";
-import { PART_DATA_FIELDS } from "../gemini/types.js";
+import { GENERATION_CONFIG_FIELDS, PART_DATA_FIELDS, PART_FIELDS, THINKING_CONFIG_FIELDS } from "../gemini/types.js";
 import type { SimModel } from "./models.js";
 
 export type ApiVersion = "v1" | "v1beta" | "v1alpha";
@@ -21,14 +21,6 @@ const REQUEST_FIELDS = [
 ] as const;
 /** Fields the v1 surface does not know. */
 const V1_UNKNOWN_FIELDS = new Set(["systemInstruction", "tools", "toolConfig", "cachedContent"]);
-const GENERATION_CONFIG_FIELDS = new Set([
-  "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "responseModalities", "candidateCount",
-  "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty", "frequencyPenalty", "responseLogprobs",
-  "logprobs", "enableEnhancedCivicAnswers", "speechConfig", "thinkingConfig", "imageConfig", "mediaResolution",
-  "_responseJsonSchema",
-]);
-const THINKING_CONFIG_FIELDS = new Set(["thinkingBudget", "includeThoughts", "thinkingLevel"]);
-const PART_FIELDS = new Set<string>([...PART_DATA_FIELDS, "thought", "thoughtSignature", "videoMetadata", "partMetadata"]);
 
 export function snakeToCamel(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
