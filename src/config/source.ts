@@ -18,6 +18,8 @@ export class ConfigError extends Error {
 export interface ConfigSection<T> {
   /** Setting names, as environment variables (flags are the same names, lower case with dashes). */
   readonly settings: readonly string[];
+  /** One line per setting saying what it means (`serve --help` and docs/configuration.md are made from it). */
+  readonly help?: Readonly<Record<string, string>>;
   load(source: SettingSource): { config: T } | { problems: string[] };
 }
 
