@@ -1,4 +1,5 @@
 // The gateway's own settings (issue 3): listen address, upstream, client auth, retries, deadlines, limits.
+// The keys are secrets: environment (or a file) only, never flags (see `secrets` below).
 
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -60,6 +61,7 @@ const schema = z.object({
     .url({ protocol: /^https?$/, error: "must be an http(s) URL, e.g. https://generativelanguage.googleapis.com" })
     .default("https://generativelanguage.googleapis.com"),
   GEMINI_API_KEY: z.string().optional(),
+  GEMINI_API_KEY_FILE: z.string().optional(),
   GOOGLE_API_KEY: z.string().optional(),
   GATEWAY_KEYS: z.string().optional(),
   GATEWAY_AUTH: z.enum(["keys", "passthrough", "none"], { error: "must be keys, passthrough or none" }).optional(),
@@ -115,8 +117,10 @@ export function parseKeyPairs(text: string, origin: string): { keys: GatewayKey[
 }
 
 /** GATEWAY_KEYS is either the pairs themselves or, when it holds no ':', the path of a file of pairs. */
+const listsKeyPairs = (value: string): boolean => value.includes(":");
+
 function readGatewayKeys(value: string): { keys: GatewayKey[]; problems: string[] } {
-  if (value.includes(":")) return parseKeyPairs(value, "the list");
+  if (listsKeyPairs(value)) return parseKeyPairs(value, "the list");
   let text: string;
   try {
     text = readFileSync(value, "utf8");
@@ -127,34 +131,111 @@ function readGatewayKeys(value: string): { keys: GatewayKey[]; problems: string[
   return parseKeyPairs(text, `file ${value}`);
 }
 
-const authSchema = schema.pick({ GATEWAY_AUTH: true, GATEWAY_KEYS: true, GEMINI_API_KEY: true, GOOGLE_API_KEY: true });
+const authSchema = schema.pick({ GATEWAY_AUTH: true, GATEWAY_KEYS: true, GEMINI_API_KEY: true, GEMINI_API_KEY_FILE: true, GOOGLE_API_KEY: true });
 type AuthSettings = z.infer<typeof authSchema>;
 
-function resolveAuth(settings: AuthSettings): { auth?: AuthConfig; problems: string[] } {
-  const apiKey = settings.GEMINI_API_KEY ?? settings.GOOGLE_API_KEY;
+/** The upstream key: GEMINI_API_KEY, or the file GEMINI_API_KEY_FILE names (a mounted secret), else GOOGLE_API_KEY.
+ *  Problems never quote the key or the file's content. */
+function readUpstreamKey(settings: AuthSettings): { apiKey?: string; problems: string[] } {
+  const file = settings.GEMINI_API_KEY_FILE;
+  if (file === undefined) {
+    const apiKey = settings.GEMINI_API_KEY ?? settings.GOOGLE_API_KEY;
+    return { ...(apiKey ? { apiKey } : {}), problems: [] };
+  }
+  if (settings.GEMINI_API_KEY !== undefined) {
+    return { problems: ["GEMINI_API_KEY_FILE: GEMINI_API_KEY is set too; set one of them (the file is for a mounted secret)"] };
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const reason = err instanceof Error && "code" in err ? String(err.code) : String(err);
+    return { problems: [`GEMINI_API_KEY_FILE: cannot read the key file ${file} (${reason})`] };
+  }
+  // `echo key > file` and editors end the file with a newline that is no part of the key.
+  const apiKey = text.replace(/[\r\n]+$/, "");
+  if (apiKey === "") return { problems: [`GEMINI_API_KEY_FILE: the key file ${file} is empty`] };
+  if (/\s/.test(apiKey)) return { problems: [`GEMINI_API_KEY_FILE: the key file ${file} must hold the key alone, on one line without spaces`] };
+  return { apiKey, problems: [] };
+}
+
+function resolveAuth(settings: AuthSettings): { auth?: AuthConfig; apiKey?: string; problems: string[] } {
+  const upstream = readUpstreamKey(settings);
+  const { apiKey } = upstream;
+  // A key file that was given but could not be read counts as a key for the mode checks: its own line says what is
+  // wrong, and "needs the upstream key" beside it would mislead.
+  const hasKey = apiKey !== undefined || upstream.problems.length > 0;
+  const withKey = { ...(apiKey ? { apiKey } : {}) };
   const mode: AuthMode | undefined = settings.GATEWAY_AUTH ?? (settings.GATEWAY_KEYS ? "keys" : undefined);
-  if (mode === "passthrough" || (mode === undefined && !apiKey)) {
+  if (mode === "passthrough" || (mode === undefined && !hasKey)) {
     // Without an upstream key the only workable mode is to forward the client's key.
-    return { auth: { mode: "passthrough" }, problems: [] };
+    return { auth: { mode: "passthrough" }, ...withKey, problems: upstream.problems };
   }
   if (mode === undefined) {
     return {
       problems: [
+        ...upstream.problems,
         "GATEWAY_KEYS: an upstream key is set but no client auth: set GATEWAY_KEYS=key:tenant,... (or a file of pairs), " +
           "GATEWAY_AUTH=passthrough to forward the clients' own keys, or GATEWAY_AUTH=none for an open gateway",
       ],
     };
   }
-  const problems: string[] = [];
-  if (!apiKey) problems.push(`GEMINI_API_KEY: GATEWAY_AUTH=${mode} needs the upstream key (GEMINI_API_KEY or GOOGLE_API_KEY)`);
-  if (mode === "none") return { auth: { mode: "none" }, problems };
+  const problems = [...upstream.problems];
+  if (!hasKey) problems.push(`GEMINI_API_KEY: GATEWAY_AUTH=${mode} needs the upstream key (GEMINI_API_KEY, GEMINI_API_KEY_FILE or GOOGLE_API_KEY)`);
+  if (mode === "none") return { auth: { mode: "none" }, ...withKey, problems };
   if (!settings.GATEWAY_KEYS) return { problems: [...problems, "GATEWAY_KEYS: GATEWAY_AUTH=keys needs GATEWAY_KEYS=key:tenant,... or a file of pairs"] };
   const { keys, problems: keyProblems } = readGatewayKeys(settings.GATEWAY_KEYS);
-  return { auth: { mode: "keys", keys }, problems: [...problems, ...keyProblems] };
+  return { auth: { mode: "keys", keys }, ...withKey, problems: [...problems, ...keyProblems] };
 }
+
+/** One line each, as `serve --help` and docs/configuration.md show them (defaults come from the schema). */
+const help: Record<keyof typeof schema.shape, string> = {
+  PORT: "port of the API listener (0 = any free port)",
+  HOST: "address of the API listener (127.0.0.1: this machine only)",
+  GEMINI_BASE_URL: "the upstream Gemini API (the simulator's URL in tests and the demo)",
+  GEMINI_API_KEY: "the gateway's own Google API key, sent upstream in the keys and none modes",
+  GEMINI_API_KEY_FILE:
+    "a file holding the upstream key instead (a mounted secret); a trailing newline is ignored; not together with GEMINI_API_KEY",
+  GOOGLE_API_KEY: "the upstream key when neither GEMINI_API_KEY nor GEMINI_API_KEY_FILE is set",
+  GATEWAY_KEYS:
+    "client keys as key:tenant,key2:tenant2, or the path of a file of key:tenant lines (# comments); tenants: letters, digits, . _ - (up to 64); only their sha256 is kept",
+  GATEWAY_AUTH:
+    "keys (clients present a GATEWAY_KEYS key), passthrough (the client's own Google key is forwarded) or none (open gateway); " +
+    "unset: keys with GATEWAY_KEYS, passthrough without an upstream key, else start-up refuses",
+  RETRY_BASE_MS: "backoff base: a retry waits a random time below min(RETRY_CAP_MS, base × 2^(attempt−1)) unless upstream says how long",
+  RETRY_CAP_MS: "longest backoff between two attempts",
+  RETRY_MAX_ATTEMPTS: "upstream attempts per call, the first included (1-20)",
+  RETRY_BUDGET_RATIO: "retries may add at most this share of the calls over the window, gateway-wide and per tenant (0-1)",
+  RETRY_BUDGET_FLOOR: "retries always allowed per window on top of the ratio",
+  RETRY_BUDGET_WINDOW_MS: "the retry budget's sliding window",
+  REQUEST_DEADLINE_MS: "whole-call deadline (attempts, waits and the body); a client's X-Server-Timeout (seconds) can only shorten it",
+  ATTEMPT_TIMEOUT_MS: "one attempt's wait for the upstream response headers",
+  MAX_BODY_BYTES: "largest request body accepted",
+  REQUEST_BODY_TIMEOUT_MS: "a request body that sends nothing for this long is answered 408 and its connection closed",
+  DRAIN_TIMEOUT_MS: "on SIGTERM, how long in-flight calls may take to finish before the process exits",
+  KEEP_ALIVE_TIMEOUT_MS:
+    "how long an idle client connection stays open; keep it above the idle timeout of a load balancer in front (AWS ALB 60 s; Google Cloud 600 s: set 620000)",
+  METRICS_PORT: "serve /metrics, /healthz and /readyz on a listener of their own; /metrics is then no longer on PORT",
+  METRICS_HOST: "address of the metrics listener (unset: HOST)",
+  HEALTH_ON_API_PORT: "with METRICS_PORT, false keeps /healthz and /readyz off PORT too",
+  PUBLIC_URL:
+    "the URL clients reach the gateway at, for URLs it hands back (a resumable upload's); unset: from each request's X-Forwarded-Proto/-Host or Host",
+  LOG_LEVEL: "log level: fatal, error, warn, info, debug, trace or silent",
+};
 
 export const gatewaySection: ConfigSection<GatewayConfig> = {
   settings: Object.keys(schema.shape),
+  help,
+  schema,
+  secrets: {
+    GEMINI_API_KEY: { instead: "or name a file holding it with GEMINI_API_KEY_FILE" },
+    GOOGLE_API_KEY: { instead: "or name a file holding the key with GEMINI_API_KEY_FILE" },
+    GATEWAY_KEYS: {
+      isSecret: listsKeyPairs,
+      when: "when it lists key:tenant pairs",
+      instead: "or give the path of a file of pairs",
+    },
+  },
   load(source: SettingSource) {
     const parsed = schema.safeParse(source);
     if (!parsed.success) {
@@ -164,8 +245,7 @@ export const gatewaySection: ConfigSection<GatewayConfig> = {
       return { problems: [...describeIssues(parsed.error, source), ...authProblems] };
     }
     const s = parsed.data;
-    const apiKey = s.GEMINI_API_KEY ?? s.GOOGLE_API_KEY;
-    const { auth, problems } = resolveAuth(s);
+    const { auth, apiKey, problems } = resolveAuth(s);
     if (s.RETRY_CAP_MS < s.RETRY_BASE_MS) problems.push(`RETRY_CAP_MS: must be at least RETRY_BASE_MS (${s.RETRY_BASE_MS})`);
     if (s.METRICS_PORT !== undefined && s.METRICS_PORT !== 0 && s.METRICS_PORT === s.PORT) problems.push("METRICS_PORT: must differ from PORT (or leave it unset to serve /metrics on PORT)");
     if (s.METRICS_PORT === undefined && s.HEALTH_ON_API_PORT === "false") problems.push("HEALTH_ON_API_PORT: false needs METRICS_PORT (the probes must be served somewhere)");

@@ -13,6 +13,14 @@ export const interactionEnvSchema = z.object({
   INTERACTION_CHAIN_TTL_SECONDS: positiveInt().default(30 * 24 * 3600),
 });
 
+/** One line each, as `serve --help` and docs/configuration.md show them (defaults come from the schema). */
+const help: Record<keyof typeof interactionEnvSchema.shape, string> = {
+  INTERACTION_MAX_TURNS: "refuse an interaction create whose chain (previous_interaction_id) would pass this many turns (unset: no cap)",
+  INTERACTION_CHAINS_MAX: "interactions the memory store remembers the chain place of; the least recently used go first",
+  INTERACTION_CHAINS_MAX_BYTES: "bytes of those records the memory store keeps",
+  INTERACTION_CHAIN_TTL_SECONDS: "how long an interaction's place in its chain is remembered after its last use",
+};
+
 export interface InteractionConfig {
   /** A create whose chain would pass this many turns is refused before it goes upstream; undefined: no cap. */
   maxTurns: number | undefined;
@@ -36,6 +44,8 @@ export const defaultInteractionConfig: InteractionConfig = toConfig(interactionE
 
 export const interactionSection: ConfigSection<InteractionConfig> = {
   settings: Object.keys(interactionEnvSchema.shape),
+  help,
+  schema: interactionEnvSchema,
   load(source: SettingSource) {
     const parsed = interactionEnvSchema.safeParse(source);
     return parsed.success ? { config: toConfig(parsed.data) } : { problems: describeIssues(parsed.error, source) };

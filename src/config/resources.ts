@@ -12,6 +12,13 @@ export const resourceEnvSchema = z.object({
   RESOURCE_OWNER_TTL_SECONDS: positiveInt().default(30 * 24 * 3600),
 });
 
+/** One line each, as `serve --help` and docs/configuration.md show them (defaults come from the schema). */
+const help: Record<keyof typeof resourceEnvSchema.shape, string> = {
+  RESOURCE_ISOLATION: "on: with gateway keys, each tenant sees only the cached contents, files, batches... it made under the shared key; off: all shared",
+  RESOURCE_OWNERS_MAX: "ownership records the memory store keeps; the least recently used go first",
+  RESOURCE_OWNER_TTL_SECONDS: "how long an ownership record is kept after its last use",
+};
+
 export interface ResourceConfig {
   /** With gateway keys: each tenant sees only the resources it made (see docs/resources.md). */
   isolation: boolean;
@@ -29,6 +36,8 @@ export const defaultResourceConfig: ResourceConfig = toConfig(resourceEnvSchema.
 
 export const resourceSection: ConfigSection<ResourceConfig> = {
   settings: Object.keys(resourceEnvSchema.shape),
+  help,
+  schema: resourceEnvSchema,
   load(source: SettingSource) {
     const parsed = resourceEnvSchema.safeParse(source);
     return parsed.success ? { config: toConfig(parsed.data) } : { problems: describeIssues(parsed.error, source) };

@@ -31,6 +31,33 @@ export const sessionEnvSchema = z.object({
 
 export type SessionEnv = z.infer<typeof sessionEnvSchema>;
 
+/** One line each, as `serve --help` and docs/configuration.md show them (defaults come from the schema). */
+const help: Record<keyof typeof sessionEnvSchema.shape, string> = {
+  SESSION_STORE: "memory, or redis://host:port/db (rediss:// for TLS) to share sessions, chains and resource owners between replicas",
+  SESSION_MAX: "sessions the memory store keeps; the least recently used is evicted first",
+  SESSION_MAX_BYTES: "bytes of sessions the memory store keeps; a larger session is refused",
+  SESSION_TTL_SECONDS: "idle time after which a session expires (any use renews it)",
+  SESSION_MAX_TURNS: "turns per session; what happens past it is SESSION_TURN_CAP_POLICY",
+  SESSION_TURN_CAP_POLICY: "reject (the send past the cap is refused) or slide (the oldest exchanges are dropped)",
+  SESSION_PIN_FIRST_TURN: "slide and token trimming keep the first exchange (instructions given as a first turn)",
+  SESSION_MAX_HISTORY_TOKENS: "drop the oldest exchanges to keep the prompt under this many tokens (unset: no token budget)",
+  SESSION_STRICT_ALTERNATION: "refuse consecutive turns of one role instead of warning",
+  SESSION_QUEUE_MAX: "sends waiting or running per session in one process before 429",
+  SESSION_SNAPSHOT_FILE: "memory store: written on drain (SIGTERM) and loaded at start-up, so sessions survive a restart",
+  SESSION_REDIS_PREFIX: "prefix of every Redis key the gateway writes",
+  SESSION_LEASE_MS: "Redis: a turn held by a replica that crashed is taken over after this long",
+  SESSION_TOMBSTONES: "memory store: ids of gone sessions remembered to say why a 404 (evicted, expired, deleted)",
+};
+
+/** A Redis URL with a password (redis://:secret@host) is a secret, refused as a flag. */
+function holdsPassword(store: string): boolean {
+  try {
+    return new URL(store).password !== "";
+  } catch {
+    return false;
+  }
+}
+
 export interface SessionConfig {
   /** "memory" or a redis:// URL. */
   store: string;
@@ -76,6 +103,9 @@ function toConfig(env: SessionEnv): SessionConfig {
 
 export const sessionSection: ConfigSection<SessionConfig> = {
   settings: Object.keys(sessionEnvSchema.shape),
+  help,
+  schema: sessionEnvSchema,
+  secrets: { SESSION_STORE: { isSecret: holdsPassword, when: "when the URL holds a password" } },
   load(source: SettingSource) {
     const parsed = sessionEnvSchema.safeParse(source);
     return parsed.success ? { config: toConfig(parsed.data) } : { problems: describeIssues(parsed.error, source) };

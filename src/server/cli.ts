@@ -1,20 +1,12 @@
-// `gemini-gateway serve`: configuration from the environment and flags, then the gateway until SIGTERM/SIGINT,
-// which drain it and exit 0.
+// `gemini-chat-gateway serve`: configuration from the environment and flags (secrets from the environment only), then
+// the gateway until SIGTERM/SIGINT, which drain it and exit 0.
 
-import { flagOf } from "../config/source.js";
+import { configReference, renderServeHelp } from "../config/reference.js";
 import { loadConfig, sections } from "./config.js";
 import { startGateway } from "./gateway.js";
 
-function usage(): string {
-  const settings = Object.values(sections).flatMap((section) => section.settings);
-  const lines = settings.map((setting) => `  ${flagOf(setting).padEnd(28)} ${setting}`);
-  return (
-    "Usage: gemini-gateway serve [options]\n\n" +
-    "Every option is also read from the environment variable beside it (the flag wins).\n" +
-    "See README.md (section: The gateway) for defaults and meanings.\n\n" +
-    `${lines.join("\n")}\n`
-  );
-}
+/** Made from the sections, like docs/configuration.md: every setting with its flag, default and meaning. */
+export const usage = (): string => renderServeHelp(configReference(sections), "gemini-chat-gateway");
 
 export async function main(argv: string[]): Promise<void> {
   if (argv.includes("--help") || argv.includes("-h")) {

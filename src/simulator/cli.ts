@@ -1,4 +1,4 @@
-// `gemini-gateway simulate`: the simulator as a process. Flags win over SIM_* environment variables.
+// `gemini-chat-gateway simulate`: the simulator as a process. Flags win over SIM_* environment variables.
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { SimulatorOptions } from "./index.js";
@@ -24,7 +24,13 @@ export function usage(): string {
   const line = (flag: string, env: string, help: string): string => `  ${flag.padEnd(28)} ${env.padEnd(29)} ${help}`;
   const lines = Object.entries(FLAGS).map(([name, flag]) => line(`--${name}`, flag.env, `${flag.help}${"default" in flag ? ` (default ${flag.default})` : ""}`));
   lines.push(line("--help", "", "show this help"));
-  return `Usage: gemini-gateway simulate [options]\n\nRuns the Gemini API simulator (see docs/simulator.md).\n\nOptions (flag, environment variable):\n${lines.join("\n")}\n`;
+  return (
+    "Usage: gemini-chat-gateway simulate [options]\n\n" +
+    "Runs the Gemini API simulator: a local stand-in for generativelanguage.googleapis.com that the official SDKs\n" +
+    "run against unchanged, with quotas and fault injection; no key or network needed (see docs/simulator.md).\n" +
+    "A flag wins over its environment variable.\n\n" +
+    `Options (flag, environment variable, meaning):\n${lines.join("\n")}\n`
+  );
 }
 
 const intFrom = (min: number) => z.coerce.number({ error: "must be a number" }).int("must be an integer").min(min, `must be >= ${min}`);

@@ -1,4 +1,4 @@
-// The Gemini API simulator, in-process: `startSimulator()` for tests and the demo; `gemini-gateway simulate` wraps it.
+// The Gemini API simulator, in-process: `startSimulator()` for tests and the demo; `gemini-chat-gateway simulate` wraps it.
 import { createServer } from "node:http";
 import type { Socket } from "node:net";
 import { SimulatorService } from "./server.js";

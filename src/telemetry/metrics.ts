@@ -107,6 +107,7 @@ export class GatewayMetrics {
   private readonly sessionPromptTokens = this.histogram("gemini_gateway_session_prompt_tokens", "promptTokenCount per session turn: how context grows.", [], TOKEN_USAGE_BUCKETS);
   private readonly turnCap = this.counter("gemini_gateway_turn_cap_total", "Turn cap hits by action: rejected, trimmed.", ["action"]);
   private readonly telemetryErrors = this.counter("gemini_gateway_telemetry_errors_total", "Faults while recording a turn, by stage: span, exemplar, metrics, log, settle. The turn's metrics are still recorded (an exemplar is dropped, not the count).", ["stage"]);
+  private readonly spansExportFailed = this.counter("gemini_gateway_spans_export_failed_total", "Spans the OTLP exporter failed to deliver to the collector: they are dropped (the first failure per endpoint is logged).", []);
   /** Called when an exemplar was refused (the count was still recorded without it). */
   private exemplarFault: (err: unknown) => void = () => undefined;
 
@@ -144,6 +145,10 @@ export class GatewayMetrics {
 
   countTelemetryError(stage: string): void {
     this.telemetryErrors.inc({ labels: { stage }, value: 1 });
+  }
+
+  countSpansExportFailed(spans: number): void {
+    this.spansExportFailed.inc({ labels: {}, value: spans });
   }
 
   registerSessionStats(fn: () => SessionStats | Promise<SessionStats>): void {

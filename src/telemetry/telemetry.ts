@@ -19,7 +19,8 @@ export interface TelemetryOptions {
   isKnownTenant?: (tenant: string) => boolean;
   /** Start-up notices (the no-export line). Default: stderr. */
   log?: (message: string) => void;
-  /** Faults while recording a turn (once per stage). Default: stderr. */
+  /** Faults while recording a turn (once per stage), span export failures (once per endpoint) and a shutdown that
+   *  stopped waiting for the collector. Default: stderr. */
   logError?: (err: unknown, message: string) => void;
   /** Extra span processors, e.g. an in-memory exporter in tests. */
   spanProcessors?: SpanProcessor[];
@@ -39,7 +40,8 @@ export interface Telemetry {
   /** A fault while recording a turn, outside the sink (the log line, a settle hook): counted, logged once per stage. */
   telemetryFault(stage: string, err: unknown): void;
   registerSessionStats(stats: () => SessionStats | Promise<SessionStats>): void;
-  /** Flushes and stops the span exporter. */
+  /** Flushes and stops the span exporter, waiting for a slow or dead collector at most a few seconds
+   *  (TelemetryConfig.tracesExport.shutdownTimeoutMs). */
   shutdown(): Promise<void>;
 }
 
@@ -56,14 +58,16 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
   });
   // W3C traceparent for whoever extracts through the global API (the gateway does); a no-op when already set.
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const logError = options.logError ?? ((err: unknown, message: string) => process.stderr.write(`${message}: ${String(err)}\n`));
   const tracing = createTracing({
-    serviceName: config.serviceName,
-    disabled: config.tracingDisabled,
-    otlpTracesUrl: config.otlpTracesUrl,
+    config,
     spanProcessors: options.spanProcessors,
+    logError,
+    countExportFailure: (spans) => metrics.countSpansExportFailed(spans),
   });
   if (config.tracingDisabled) log("telemetry: OTEL_SDK_DISABLED is set: no spans, no exemplars");
-  else if (!config.otlpTracesUrl) log("telemetry: no OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT): traces are not exported");
+  else if (!config.tracesExport) log("telemetry: no OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT): traces are not exported");
+  else if (config.tracesExport.exporters.length === 0) log("telemetry: OTEL_TRACES_EXPORTER=none: spans are made (exemplars, log trace ids) but not exported");
 
   const costOf = (turn: TurnRecord): number | undefined => {
     const tokens = turn.response?.tokens;
@@ -76,7 +80,6 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
   // A turn is never lost to a telemetry fault: each stage is guarded, so a span or an exemplar that cannot be built
   // costs that span or exemplar, never the turn's counts. Each fault is counted and logged once per stage.
   const loggedStages = new Set<string>();
-  const logError = options.logError ?? ((err: unknown, message: string) => process.stderr.write(`${message}: ${String(err)}\n`));
   const telemetryFault = (stage: string, err: unknown): void => {
     metrics.countTelemetryError(stage);
     if (loggedStages.has(stage)) return;

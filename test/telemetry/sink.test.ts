@@ -296,5 +296,6 @@ gemini_gateway_session_prompt_tokens_sum 20
 gemini_gateway_session_prompt_tokens_count 1
 gemini_gateway_turn_cap_total{action="trimmed"} 1
 gemini_gateway_turn_cap_total{action="rejected"} 1
+gemini_gateway_spans_export_failed_total 0
 gemini_gateway_sessions 3
 gemini_gateway_session_bytes 4096`;

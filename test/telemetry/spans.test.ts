@@ -164,7 +164,8 @@ describe("spans", () => {
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     try {
       const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-      h = await startHarness({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: "gw-under-test" });
+      // http/json, so the body reads as JSON here (the SDK's default, http/protobuf, and grpc: otlp.test.ts).
+      h = await startHarness({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_SERVICE_NAME: "gw-under-test" });
       expect(h.logs).toEqual([]);
       h.telemetry.turnSink.record(RETRIED);
       await h.close(); // shutdown flushes the batch processor
