@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# gemini-chat-gateway: `docker build -t gemini-gateway .`
+# gemini-chat-gateway: `docker build -t gemini-chat-gateway .`
 # Stage 1 compiles TypeScript with the dev dependencies; stage 2 installs production dependencies only; the final
-# image holds dist/, those node_modules, the price table and the dashboards, and runs as the unprivileged `node` user.
+# image holds dist/, those node_modules, the price table, the dashboards and the LICENSE, and runs as the unprivileged
+# `node` user.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
@@ -22,7 +23,7 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app
-COPY --chown=root:root package.json ./
+COPY --chown=root:root package.json LICENSE ./
 COPY --chown=root:root --from=prod-deps /app/node_modules ./node_modules
 COPY --chown=root:root --from=build /app/dist ./dist
 COPY --chown=root:root pricing ./pricing

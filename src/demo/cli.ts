@@ -1,5 +1,6 @@
-// `gemini-gateway demo`: the gateway with the in-process simulator as its upstream and the traffic generator talking
-// to it, so /metrics (and a Prometheus/Grafana pointed at it) come alive without a Gemini key. `npm start` runs it.
+// `gemini-chat-gateway demo`: the gateway with the in-process simulator as its upstream and the traffic generator
+// talking to it, so /metrics (and a Prometheus/Grafana pointed at it) come alive without a Gemini key. `npm start` runs
+// it.
 // `--traffic-only --target URL` runs just the traffic generator against a gateway elsewhere (the compose demo profile).
 
 import { parseArgs } from "node:util";
@@ -47,6 +48,8 @@ export function demoSettings(env: DemoOptions["env"], simulatorUrl: string, port
     ...env,
     GEMINI_BASE_URL: simulatorUrl,
     GEMINI_API_KEY: "simulated-upstream-key",
+    // The user's own key settings would conflict with (or stand in for) the simulated one.
+    GEMINI_API_KEY_FILE: undefined,
     GOOGLE_API_KEY: undefined,
     GATEWAY_AUTH: "keys",
     GATEWAY_KEYS: DEMO_GATEWAY_KEYS.join(","),
@@ -101,13 +104,14 @@ export function banner(gatewayUrl: string, key: string): string {
 }
 
 function usage(): string {
-  return `Usage: gemini-gateway demo [options]
+  return `Usage: gemini-chat-gateway demo [options]
 
 Starts the gateway with the built-in Gemini simulator as its upstream and a traffic generator (simulated users holding
-multi-turn chats, some past the turn cap, occasional MAX_TOKENS, 429 and 503 episodes). No Gemini key needed.
+multi-turn chats, some past the turn cap, occasional MAX_TOKENS, 429 and 503 episodes). No Gemini key needed: the
+gateway key is demo-key. It prints the gateway's URLs, then runs until Ctrl-C (or --duration).
 
 Options:
-  --port N                gateway port (default 8080; 0 = ephemeral)
+  --port N                gateway port (default: PORT, else 8080; 0 = ephemeral)
   --host ADDR             gateway address (default 127.0.0.1)
   --duration SECONDS      stop after this long (default: until Ctrl-C)
   --rate N                model calls per second at most, all users together (default ${DEFAULT_TRAFFIC_OPTIONS.rate})
@@ -120,7 +124,8 @@ Options:
   --keys K1,K2            gateway keys for the simulated users (with --traffic-only; default demo-key)
   --session-max-turns N   the target's SESSION_MAX_TURNS, so some chats reach it (with --traffic-only; default 12)
 
-Gateway settings (SESSION_*, OTEL_*, LOG_LEVEL, ...) are read from the environment as for 'serve'.
+Gateway settings (SESSION_*, OTEL_*, LOG_LEVEL, ...) are read from the environment as for 'serve' (see
+'gemini-chat-gateway serve --help'); the upstream, its key and the gateway keys are always the demo's.
 `;
 }
 
@@ -145,8 +150,9 @@ export interface DemoArgs {
   traffic: Partial<TrafficOptions>;
 }
 
-/** The command line of `demo`; throws one clear message per bad option. */
-export function parseDemoArgs(argv: string[]): DemoArgs {
+/** The command line of `demo` (the port, when not given, from PORT as for `serve`); throws one clear message per bad
+ *  option. */
+export function parseDemoArgs(argv: string[], env: Readonly<Record<string, string | undefined>> = {}): DemoArgs {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -166,8 +172,11 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
       help: { type: "boolean", short: "h" },
     },
   });
-  const port = values.port === undefined ? 8080 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: must be 0-65535 (got "${values.port}")`);
+  const givenPort = values.port ?? (env.PORT || undefined);
+  const port = givenPort === undefined ? 8080 : Number(givenPort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${values.port === undefined ? "PORT" : "--port"}: must be 0-65535 (got "${givenPort}")`);
+  }
   const trafficOnly = values["traffic-only"] ?? false;
   if (trafficOnly && !values.target && !values.help) throw new Error("--traffic-only needs --target URL (the gateway to drive)");
   const durationSeconds = values.duration === undefined ? undefined : positive("duration", values.duration, 0);
@@ -195,7 +204,7 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parseDemoArgs(argv);
+  const args = parseDemoArgs(argv, process.env);
   if (args.help) {
     process.stdout.write(usage());
     return;
@@ -209,7 +218,7 @@ export async function main(argv: string[]): Promise<void> {
     const generator = startTraffic({ ...traffic, target: args.target, ...(simulator ? { simulator } : {}) });
     running = { traffic: generator, close: () => generator.stop() };
     process.stdout.write(
-      `gemini-gateway demo: traffic to ${args.target} (${traffic.users} users, up to ${traffic.rate} calls/s, ${duration})` +
+      `gemini-chat-gateway demo: traffic to ${args.target} (${traffic.users} users, up to ${traffic.rate} calls/s, ${duration})` +
         `${simulator ? `, fault episodes through ${simulator}` : ""}\n`,
     );
   } else {
@@ -223,7 +232,7 @@ export async function main(argv: string[]): Promise<void> {
     });
     running = demo;
     process.stdout.write(
-      `gemini-gateway demo: gateway ${demo.gateway.url} -> simulator ${demo.simulator.url} (no Gemini key involved)\n` +
+      `gemini-chat-gateway demo: gateway ${demo.gateway.url} -> simulator ${demo.simulator.url} (no Gemini key involved)\n` +
         `${banner(demo.gateway.url, "demo-key")}\n\n` +
         `Traffic: ${traffic.users} users, up to ${traffic.rate} calls/s, ${duration}` +
         `${args.faults ? `, a fault episode every ${traffic.episodeIntervalMs! / 1000}s` : ""}. Ctrl-C stops.\n`,
@@ -243,7 +252,7 @@ export async function main(argv: string[]): Promise<void> {
   const calls = Object.entries(stats.calls).map(([kind, n]) => `${kind} ${n}`).join(", ");
   const statuses = Object.entries(stats.statuses).map(([code, n]) => `${code}: ${n}`).join(", ");
   process.stdout.write(
-    `gemini-gateway demo: stopped. model calls: ${calls || "none"}; responses by status: ${statuses || "none"}; ` +
+    `gemini-chat-gateway demo: stopped. model calls: ${calls || "none"}; responses by status: ${statuses || "none"}; ` +
       `sessions created ${stats.sessionsCreated}, turn cap hits ${stats.turnCapHits}, fault episodes ${stats.episodes}` +
       `${stats.networkErrors ? `, network errors ${stats.networkErrors}` : ""}\n`,
   );
