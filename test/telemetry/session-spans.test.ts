@@ -51,6 +51,15 @@ async function call(gateway: RunningGateway, method: string, path: string, body?
   });
 }
 
+/** The spans once the message span has ended: it ends when the response has been written out, which the client can
+ *  see (and this test read) a moment before the gateway's 'finish' handler runs. */
+async function finishedMessageSpans(spans: InMemorySpanExporter): Promise<ReadableSpan[]> {
+  for (let i = 0; i < 500 && !spans.getFinishedSpans().some((s) => s.name === "session_message"); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return spans.getFinishedSpans();
+}
+
 /** Each span as `name <- parent name` (the client's span shows as `client`). */
 function tree(spans: ReadableSpan[]): string[] {
   const names = new Map(spans.map((s) => [s.spanContext().spanId, s.name]));
@@ -76,7 +85,7 @@ describe.each([
     const reply = await call(gateway, "POST", `/v1/sessions/${created.id}/messages`, { message: "hello" });
     expect(reply.status).toBe(200);
     await reply.text();
-    const finished = spans.getFinishedSpans();
+    const finished = await finishedMessageSpans(spans);
     expect(tree(finished).sort()).toEqual(
       [
         "session_message <- client",
@@ -115,7 +124,7 @@ describe.each([
     const reply = await call(gateway, "POST", "/v1/sessions/no-such-session/messages", { message: "hello" });
     expect(reply.status).toBe(404);
     await reply.text();
-    const finished = spans.getFinishedSpans();
+    const finished = await finishedMessageSpans(spans);
     expect(tree(finished).sort()).toEqual(["session_message <- client", "session_store lookup <- session_message"].sort());
     for (const span of finished) {
       expect(span.status.code).toBe(SpanStatusCode.ERROR);
