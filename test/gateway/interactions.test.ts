@@ -74,7 +74,7 @@ const textOf = (events: readonly Event[]): string =>
     .map((e) => e.delta!.text)
     .join("");
 
-/** The README's reading of an interaction's usage: input = total_input_tokens − total_cached_tokens, cached,
+/** docs/gateway.md's reading of an interaction's usage: input = total_input_tokens − total_cached_tokens, cached,
  *  output = total_output_tokens, thoughts, tool_use (text only here: no audio). */
 function tokensOf(usage: WireUsage | undefined): TokenUsage {
   expect(usage?.total_tokens).toBeGreaterThan(0);
@@ -317,7 +317,7 @@ describe("streams", () => {
     expect(resumed.cost.get(`${MODEL}|alpha`)).toBeCloseTo(costOf(MODEL, tokensOf(final.usage)), 12);
     expect(resumed.responses).toEqual(new Map([[`${MODEL}|stop`, 1]]));
     expect(resumed.sessionTurns).toEqual(turnSamples(1));
-    // A read is no model operation of the GenAI histograms (README): its time to first chunk is not one either.
+    // A read is no model operation of the GenAI histograms (docs/telemetry.md): its time to first chunk is not one either.
     expect(resumed.firstChunks).toEqual(new Map());
     const read = spansOf("interactions.get");
     expect(read).toHaveLength(1);

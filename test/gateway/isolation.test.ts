@@ -170,7 +170,7 @@ interface UploadedFile {
   uri: string;
 }
 
-/** A finished batch's inlined responses summed as the README counts them: input = prompt - cached, cached,
+/** A finished batch's inlined responses summed as docs/telemetry.md counts them: input = prompt - cached, cached,
  *  output = candidates, thoughts, tool_use (text only: no audio). */
 function batchTokens(job: BatchJob): TokenUsage {
   const results = job.dest?.inlinedResponses ?? [];

@@ -61,4 +61,20 @@ describe("promtool", () => {
     );
     expect(incomplete.map((r) => r.alert)).toEqual([]);
   });
+
+  it("every runbook note links to that alert's section of docs/operations.md", () => {
+    // GitHub's anchor for "### GeminiGatewayDown" is "#geminigatewaydown".
+    const headings = readFileSync(repoPath("docs/operations.md"), "utf8").match(/^#+ .+$/gm) ?? [];
+    const anchors = new Set(
+      headings.map((h) => h.replace(/^#+ /, "").trim().toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-")),
+    );
+    const broken = loadRules()
+      .flatMap((g) => g.rules)
+      .flatMap((r) => {
+        if (!r.alert) return [];
+        const link = /docs\/operations\.md#([a-z0-9-]+)/.exec(r.annotations?.runbook ?? "");
+        return link && link[1] === r.alert.toLowerCase() && anchors.has(link[1]) ? [] : [r.alert];
+      });
+    expect(broken).toEqual([]);
+  });
 });

@@ -50,7 +50,7 @@ interface Seen {
   read?: boolean;
 }
 
-/** What a client saw of an interaction's end, in the README's terms. */
+/** What a client saw of an interaction's end, in docs/gateway.md's terms. */
 interface InteractionOutcome {
   status: string;
   /** A model_output text came back. */
@@ -585,7 +585,7 @@ describe("end to end: telemetry equals what clients and the simulator saw", () =
   });
 });
 
-/** An interaction's usage in Gemini's terms, as the README reads it: total_input_tokens is the whole prompt (cached
+/** An interaction's usage in Gemini's terms, as docs/gateway.md reads it: total_input_tokens is the whole prompt (cached
  *  included), total_output_tokens the candidates, then thoughts and tool use. */
 function usageMetadataOf(usage: WireUsage): UsageMetadata {
   return {
@@ -598,7 +598,7 @@ function usageMetadataOf(usage: WireUsage): UsageMetadata {
   };
 }
 
-/** The README's reading of an interaction's status as a finish reason: completed and requires_action are STOP,
+/** docs/gateway.md's reading of an interaction's status as a finish reason: completed and requires_action are STOP,
  *  incomplete MAX_TOKENS, budget_exceeded and requires_continuation their own names; failed and cancelled none. */
 const INTERACTION_FINISH: Record<string, string | undefined> = {
   completed: "STOP",
