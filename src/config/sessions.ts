@@ -1,6 +1,7 @@
 // SESSION_* settings: chat sessions as a service (issue 4). Validated once at start-up, one clear line per problem.
 
 import { z } from "zod";
+import { parseRedisUrl, type RedisTarget } from "./redis-url.js";
 import { describeIssues, loadSections, type ConfigSection, type SettingSource } from "./source.js";
 
 const positiveInt = () => z.coerce.number({ error: "must be a number" }).int("must be an integer").positive("must be > 0");
@@ -8,9 +9,17 @@ const positiveInt = () => z.coerce.number({ error: "must be a number" }).int("mu
 const bool = () =>
   z.enum(["true", "false", "1", "0"], { error: "must be true or false" }).transform((v) => v === "true" || v === "1");
 
-const storeSpec = z.string().refine((v) => v === "memory" || /^rediss?:\/\//.test(v), {
-  error: "must be memory or redis://host:port/db",
+const storeSpec = z.string().transform((value, ctx): "memory" | RedisTarget => {
+  if (value === "memory") return value;
+  const target = parseRedisUrl(value);
+  if ("problem" in target) {
+    ctx.addIssue({ code: "custom", message: target.problem });
+    return z.NEVER;
+  }
+  return target;
 });
+
+const nonNegativeInt = () => z.coerce.number({ error: "must be a number" }).int("must be an integer").min(0, "must be >= 0");
 
 export const sessionEnvSchema = z.object({
   SESSION_STORE: storeSpec.default("memory"),
@@ -24,8 +33,11 @@ export const sessionEnvSchema = z.object({
   SESSION_STRICT_ALTERNATION: bool().default(false),
   SESSION_QUEUE_MAX: positiveInt().default(8),
   SESSION_SNAPSHOT_FILE: z.string().min(1).optional(),
-  SESSION_REDIS_PREFIX: z.string().min(1).default("ggw:"),
+  // A brace would move the keys' hash tag (Redis Cluster puts keys with the same {tag} in one slot) into the prefix.
+  SESSION_REDIS_PREFIX: z.string().min(1).regex(/^[^{}]*$/, "must not contain { or } (Redis Cluster reads them as a hash tag)").default("ggw:"),
   SESSION_LEASE_MS: positiveInt().default(5000),
+  SESSION_REDIS_WAIT_REPLICAS: nonNegativeInt().default(0),
+  SESSION_REDIS_WAIT_MS: positiveInt().default(1000),
   SESSION_TOMBSTONES: positiveInt().default(10_000),
 });
 
@@ -33,7 +45,9 @@ export type SessionEnv = z.infer<typeof sessionEnvSchema>;
 
 /** One line each, as `serve --help` and docs/configuration.md show them (defaults come from the schema). */
 const help: Record<keyof typeof sessionEnvSchema.shape, string> = {
-  SESSION_STORE: "memory, or redis://host:port/db (rediss:// for TLS) to share sessions, chains and resource owners between replicas",
+  SESSION_STORE:
+    "memory, or Redis shared by every replica (sessions, chains, resource owners): redis://host:port/db, " +
+    "redis-cluster://host:port,host:port (seed nodes) or redis-sentinel://host:port,host:port/master-name; rediss… for TLS",
   SESSION_MAX: "sessions the memory store keeps; the least recently used is evicted first",
   SESSION_MAX_BYTES: "bytes of sessions the memory store keeps; a larger session is refused",
   SESSION_TTL_SECONDS: "idle time after which a session expires (any use renews it)",
@@ -46,21 +60,21 @@ const help: Record<keyof typeof sessionEnvSchema.shape, string> = {
   SESSION_SNAPSHOT_FILE: "memory store: written on drain (SIGTERM) and loaded at start-up, so sessions survive a restart",
   SESSION_REDIS_PREFIX: "prefix of every Redis key the gateway writes",
   SESSION_LEASE_MS: "Redis: a turn held by a replica that crashed is taken over after this long",
+  SESSION_REDIS_WAIT_REPLICAS:
+    "Redis: a turn is acknowledged once this many replicas of its primary hold it (WAIT), so a failover loses no acknowledged turn; 0: the primary alone",
+  SESSION_REDIS_WAIT_MS: "Redis: how long a commit waits for SESSION_REDIS_WAIT_REPLICAS before it answers anyway (and counts it)",
   SESSION_TOMBSTONES: "memory store: ids of gone sessions remembered to say why a 404 (evicted, expired, deleted)",
 };
 
 /** A Redis URL with a password (redis://:secret@host) is a secret, refused as a flag. */
 function holdsPassword(store: string): boolean {
-  try {
-    return new URL(store).password !== "";
-  } catch {
-    return false;
-  }
+  const target = store === "memory" ? undefined : parseRedisUrl(store);
+  return target !== undefined && !("problem" in target) && target.password !== undefined;
 }
 
 export interface SessionConfig {
-  /** "memory" or a redis:// URL. */
-  store: string;
+  /** "memory", or the Redis deployment every replica shares. */
+  store: "memory" | RedisTarget;
   maxSessions: number;
   maxBytes: number;
   ttlSeconds: number;
@@ -76,6 +90,9 @@ export interface SessionConfig {
   redisPrefix: string;
   /** Redis turn lease: a crashed replica's turn is taken over after this long. */
   leaseMs: number;
+  /** Redis: replicas that must hold a commit before the turn is acknowledged (WAIT), and how long to wait for them. */
+  waitReplicas: number;
+  waitMs: number;
   /** How many gone session ids the memory store remembers, to say why a 404. */
   tombstones: number;
 }
@@ -97,6 +114,8 @@ function toConfig(env: SessionEnv): SessionConfig {
     snapshotFile: env.SESSION_SNAPSHOT_FILE,
     redisPrefix: env.SESSION_REDIS_PREFIX,
     leaseMs: env.SESSION_LEASE_MS,
+    waitReplicas: env.SESSION_REDIS_WAIT_REPLICAS,
+    waitMs: env.SESSION_REDIS_WAIT_MS,
     tombstones: env.SESSION_TOMBSTONES,
   };
 }

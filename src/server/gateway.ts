@@ -14,7 +14,8 @@ import { defaultSessionConfig } from "../config/sessions.js";
 import { loadTelemetryConfig } from "../config/telemetry.js";
 import { ResourceGuard } from "../resources/guard.js";
 import { ownerStore } from "../resources/owner-store.js";
-import { openKeyedStore } from "../store/keyed.js";
+import { memoryKeyedStore, redisKeyedStore } from "../store/keyed.js";
+import { openRedisConnection } from "../store/redis.js";
 import { createSessions, type SessionService } from "../sessions/index.js";
 import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import type { TurnSink } from "../turn/record.js";
@@ -101,8 +102,10 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   const sessionConfig = config.sessions ?? defaultSessionConfig;
   const resourceConfig = config.resources ?? defaultResourceConfig;
-  // Resource owners (and interaction chains) live where sessions do: one replica's record is every replica's.
-  const keyedStore = await openKeyedStore(sessionConfig.store, sessionConfig.redisPrefix);
+  // Resource owners and interaction chains live where sessions do, over one connection: one replica's record is every
+  // replica's.
+  const redis = sessionConfig.store === "memory" ? undefined : await openRedisConnection(sessionConfig.store);
+  const keyedStore = redis ? redisKeyedStore(redis, sessionConfig.redisPrefix) : memoryKeyedStore();
   const guard = new ResourceGuard(
     ownerStore(keyedStore, { maxOwners: resourceConfig.maxOwners, ttlSeconds: resourceConfig.ownerTtlSeconds }),
     {
@@ -119,10 +122,14 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   const sessions = await createSessions(sessionConfig, {
     modelCalls,
+    ...(redis ? { redis } : {}),
     adoptInteraction: (id, tenant, link) => interactions.adopt(id, tenant, link),
     ...(telemetry ? { onEvent: (event) => telemetry.sessionEvent(event), tracing: telemetry.sessionTracing } : {}),
   });
-  telemetry?.registerSessionStats(() => sessions.store.stats());
+  telemetry?.registerSessionStats(() => {
+    const stats = sessions.store.stats();
+    return stats && { store: sessions.store.kind, ...stats };
+  });
   let draining = false;
   const handleRequest = createRequestHandler({
     config,
@@ -183,7 +190,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       await closed;
       // After the last request: the snapshot holds every acknowledged turn.
       await sessions.store.close();
-      await keyedStore.close();
+      await redis?.close();
       await modelCalls.close();
       await telemetry?.shutdown();
       if (metricsServer) {

@@ -8,6 +8,7 @@ import { SessionService } from "./service.js";
 import type { AdoptInteraction, ModelCaller, SessionEvent } from "./service.js";
 import type { GoneReason, SessionStore } from "./store.js";
 import type { SessionTracing } from "../turn/session-trace.js";
+import { openRedisConnection, type RedisConnection } from "../store/redis.js";
 
 type EvictReason = Exclude<GoneReason, "deleted">;
 
@@ -26,9 +27,14 @@ export interface SessionDeps {
   perf?: MemoryStoreOptions["perf"];
   /** The Interactions concern: the interactions of sessions with backend "interactions". */
   adoptInteraction?: AdoptInteraction;
+  /** The gateway's Redis connection, shared with its other state (opened here when absent, and closed with the store). */
+  redis?: RedisConnection;
 }
 
-export async function openSessionStore(config: SessionConfig, deps: Pick<SessionDeps, "onEvent" | "perf"> = {}): Promise<SessionStore> {
+export async function openSessionStore(
+  config: SessionConfig,
+  deps: Pick<SessionDeps, "onEvent" | "perf" | "redis"> = {},
+): Promise<SessionStore> {
   const onEvict = (reason: EvictReason): void => deps.onEvent?.({ type: "evicted", reason });
   if (config.store === "memory") {
     return MemorySessionStore.open({
@@ -41,7 +47,16 @@ export async function openSessionStore(config: SessionConfig, deps: Pick<Session
       ...(deps.perf ? { perf: deps.perf } : {}),
     });
   }
-  return RedisSessionStore.open({ url: config.store, prefix: config.redisPrefix, ttlSeconds: config.ttlSeconds, leaseMs: config.leaseMs });
+  return RedisSessionStore.open({
+    connection: deps.redis ?? (await openRedisConnection(config.store)),
+    ownsConnection: deps.redis === undefined,
+    prefix: config.redisPrefix,
+    ttlSeconds: config.ttlSeconds,
+    leaseMs: config.leaseMs,
+    waitReplicas: config.waitReplicas,
+    waitMs: config.waitMs,
+    onUnreplicatedCommit: () => deps.onEvent?.({ type: "unreplicated_commit" }),
+  });
 }
 
 /** The store and the service; `service.store.close()` on drain (writes the snapshot / disconnects Redis). */

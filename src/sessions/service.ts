@@ -22,7 +22,9 @@ import { parseCreateSession, parseSendMessage, validateNewTurn } from "./validat
 /** The one upstream path: the gateway's ModelCallService (retries, tap, TurnRecord, telemetry). */
 export type ModelCaller = Pick<ModelCallService, "run">;
 
-export type SessionEvent = { type: "evicted"; reason: Exclude<GoneReason, "deleted"> } | { type: "turn_cap_rejected" };
+/** Telemetry's events of sessions; unreplicated_commit: a turn acknowledged before SESSION_REDIS_WAIT_REPLICAS replicas
+ *  confirmed it. */
+export type SessionEvent = { type: "evicted"; reason: Exclude<GoneReason, "deleted"> } | { type: "turn_cap_rejected" } | { type: "unreplicated_commit" };
 
 /** The interactions a session makes, handed to the Interactions concern: the tenant's, in the session's chain, and
  *  measured already (src/interactions/tracker.ts adopt()). */

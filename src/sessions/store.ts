@@ -92,8 +92,9 @@ export interface SessionStore {
   list(tenant: string, limit: number, cursor?: string): Promise<SessionPage>;
   /** Waits for this send's turn on the session: one at a time, in arrival order, across every replica of the store. */
   acquireTurn(id: string, signal?: AbortSignal): Promise<TurnLease>;
-  /** For the session gauges. */
-  stats(): { sessions: number; bytes: number };
+  /** For the session gauges; undefined when this replica does not report them (a shared store is reported by one
+   *  replica at a time). */
+  stats(): { sessions: number; bytes: number } | undefined;
   /** Drain: the memory store writes its snapshot; the Redis store disconnects. */
   close(): Promise<void>;
 }

@@ -1,11 +1,11 @@
 // Small keyed state shared by the gateway's concerns (resource owners, "counted once" marks, interaction chains),
 // kept where sessions are kept (SESSION_STORE): in memory, each key space bounded by count, bytes and TTL (least
-// recently used first), per replica; or in Redis, shared by every replica, each key expiring TTL after its last use.
-// A concern declares its key space once; a Redis failure is a 503 that says what the space is for.
+// recently used first), per replica; or in Redis (one server, a Cluster or Sentinel primaries: every operation is on
+// one key), shared by every replica, each key expiring TTL after its last use. A concern declares its key space once;
+// a Redis failure is a 503 that says what the space is for.
 
-import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
-import { closeRedis, connectRedis, openRedis, runOnRedis, type StoreOutage } from "./redis.js";
+import { runOnRedis, type RedisConnection, type StoreOutage } from "./redis.js";
 
 export interface KeySpace {
   /** The Redis key segment: keys are `{prefix}{name}:{<key>}`. */
@@ -32,10 +32,10 @@ export interface KeyedState {
   delete(key: string): Promise<void>;
 }
 
+/** The key spaces of one store; a Redis store uses a connection its opener owns (and closes). */
 export interface KeyedStore {
   readonly kind: "memory" | "redis";
   space(spec: KeySpace): KeyedState;
-  close(): Promise<void>;
 }
 
 /** What an entry costs against maxBytes besides its key and value (the LRU's own bookkeeping). */
@@ -69,24 +69,19 @@ class MemoryKeyedStore implements KeyedStore {
       },
     };
   }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
 }
 
 class RedisKeyedStore implements KeyedStore {
   readonly kind = "redis";
 
   constructor(
-    private readonly redis: Redis,
-    private readonly where: string,
+    private readonly connection: RedisConnection,
     private readonly prefix: string,
   ) {}
 
   space(spec: KeySpace): KeyedState {
-    const redis = this.redis;
-    const outage: StoreOutage = { where: this.where, what: spec.what, consequence: spec.consequence };
+    const redis = this.connection.client;
+    const outage: StoreOutage = { where: this.connection.where, what: spec.what, consequence: spec.consequence };
     const key = (k: string): string => `${this.prefix}${spec.name}:{${k}}`;
     const run = <T>(op: () => Promise<T>): Promise<T> => runOnRedis(outage, op);
     return {
@@ -94,15 +89,8 @@ class RedisKeyedStore implements KeyedStore {
       getMany: (keys) =>
         keys.length === 0
           ? Promise.resolve([])
-          : run(async () => {
-              // One GET per key in a pipeline (not MGET): the keys live in different slots on Redis Cluster.
-              const pipeline = redis.pipeline();
-              for (const k of keys) pipeline.get(key(k));
-              return ((await pipeline.exec()) ?? []).map(([err, value]) => {
-                if (err) throw err;
-                return typeof value === "string" ? value : undefined;
-              });
-            }),
+          : // One GET per key (not MGET, not one pipeline): on a Cluster the keys live in different slots.
+            run(async () => (await Promise.all(keys.map((k) => redis.get(key(k))))).map((value) => value ?? undefined)),
       set: (k, value) =>
         run(async () => {
           await redis.set(key(k), value, "EX", spec.ttlSeconds);
@@ -114,16 +102,10 @@ class RedisKeyedStore implements KeyedStore {
         }),
     };
   }
-
-  close(): Promise<void> {
-    return closeRedis(this.redis);
-  }
 }
 
-/** `store`: "memory" or a redis:// URL (SESSION_STORE); `prefix`: the Redis key prefix (SESSION_REDIS_PREFIX). */
-export async function openKeyedStore(store: string, prefix: string): Promise<KeyedStore> {
-  if (store === "memory") return new MemoryKeyedStore();
-  const { redis, where } = connectRedis(store);
-  await openRedis(redis);
-  return new RedisKeyedStore(redis, where, prefix);
-}
+/** Per replica, in memory. */
+export const memoryKeyedStore = (): KeyedStore => new MemoryKeyedStore();
+
+/** Shared through Redis (SESSION_STORE); `prefix`: the Redis key prefix (SESSION_REDIS_PREFIX). */
+export const redisKeyedStore = (connection: RedisConnection, prefix: string): KeyedStore => new RedisKeyedStore(connection, prefix);

@@ -15,9 +15,12 @@ export interface TraceExemplar {
 }
 
 /** Events of the session store. */
-export type SessionEvent = { type: "evicted"; reason: string } | { type: "turn_cap_rejected" };
+export type SessionEvent = { type: "evicted"; reason: string } | { type: "turn_cap_rejected" } | { type: "unreplicated_commit" };
 
+/** The session store's figures, from the replica that reports them: every replica for its own memory store; for a
+ *  shared Redis store, one replica at a time (the others report none, so a sum over replicas counts the store once). */
 export interface SessionStats {
+  store: "memory" | "redis";
   sessions: number;
   bytes: number;
 }
@@ -84,7 +87,7 @@ export class GatewayMetrics {
   readonly registry = openMetricsRegistry();
   private readonly metricNames = new Map<{ name: string }, string>();
   private scrapes: Promise<unknown> = Promise.resolve();
-  private sessionStats: (() => SessionStats | Promise<SessionStats>) | undefined;
+  private sessionStats: (() => SessionStats | undefined | Promise<SessionStats | undefined>) | undefined;
 
   private readonly tokenUsage = this.histogram("gen_ai_client_token_usage", "Tokens per model call (OTel GenAI gen_ai.client.token.usage; input = prompt incl. cached, output = candidates + thoughts).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], TOKEN_USAGE_BUCKETS);
   private readonly operationDuration = this.histogram("gen_ai_client_operation_duration_seconds", "Duration of a model call as the client saw it (OTel GenAI gen_ai.client.operation.duration).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"], DURATION_BUCKETS);
@@ -105,6 +108,7 @@ export class GatewayMetrics {
   private readonly sessionEvictions = this.counter("gemini_gateway_session_evictions_total", "Sessions evicted by reason.", ["reason"]);
   private readonly sessionTurn = this.histogram("gemini_gateway_session_turn", "Turn number of each session message.", [], SESSION_TURN_BUCKETS);
   private readonly sessionPromptTokens = this.histogram("gemini_gateway_session_prompt_tokens", "promptTokenCount per session turn: how context grows.", [], TOKEN_USAGE_BUCKETS);
+  private readonly unreplicatedCommits = this.counter("gemini_gateway_session_unreplicated_commits_total", "Session turns acknowledged although fewer Redis replicas than SESSION_REDIS_WAIT_REPLICAS confirmed them in time: a failover now could lose them.", []);
   private readonly turnCap = this.counter("gemini_gateway_turn_cap_total", "Turn cap hits by action: rejected, trimmed.", ["action"]);
   private readonly telemetryErrors = this.counter("gemini_gateway_telemetry_errors_total", "Faults while recording a turn, by stage: span, exemplar, metrics, log, settle. The turn's metrics are still recorded (an exemplar is dropped, not the count).", ["stage"]);
   private readonly spansExportFailed = this.counter("gemini_gateway_spans_export_failed_total", "Spans the OTLP exporter failed to deliver to the collector: they are dropped (the first failure per endpoint is logged).", []);
@@ -113,24 +117,29 @@ export class GatewayMetrics {
 
   constructor(private readonly folding: LabelFolding) {
     const stats = async (): Promise<SessionStats | undefined> => this.sessionStats?.();
-    new Gauge({
-      name: "gemini_gateway_sessions",
-      help: "Sessions held by the store.",
-      registers: [this.registry],
-      async collect() {
-        const s = await stats();
-        if (s) this.set(s.sessions);
-      },
-    });
-    new Gauge({
-      name: "gemini_gateway_session_bytes",
-      help: "Bytes of session history held by the store.",
-      registers: [this.registry],
-      async collect() {
-        const s = await stats();
-        if (s) this.set(s.bytes);
-      },
-    });
+    const storeGauge = (name: string, help: string, value: (s: SessionStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ["store"],
+        registers: [this.registry],
+        async collect() {
+          const s = await stats();
+          this.reset(); // no sample from a replica that does not report the shared store's figures
+          if (s) this.set({ store: s.store }, value(s));
+        },
+      });
+    };
+    storeGauge(
+      "gemini_gateway_sessions",
+      "Sessions held by the store: a memory store's on every replica; a Redis store's on one replica at a time, so sum() over replicas is right.",
+      (s) => s.sessions,
+    );
+    storeGauge(
+      "gemini_gateway_session_bytes",
+      "Bytes held by the store (memory: session history; Redis: the primaries' used_memory), reported like gemini_gateway_sessions.",
+      (s) => s.bytes,
+    );
     collectDefaultMetrics({ register: this.registry });
     // prom-client names three gauges `_total`, which `promtool check metrics` rejects; their per-type siblings
     // (nodejs_active_handles{type} ...) carry the same numbers.
@@ -151,7 +160,7 @@ export class GatewayMetrics {
     this.spansExportFailed.inc({ labels: {}, value: spans });
   }
 
-  registerSessionStats(fn: () => SessionStats | Promise<SessionStats>): void {
+  registerSessionStats(fn: () => SessionStats | undefined | Promise<SessionStats | undefined>): void {
     this.sessionStats = fn;
   }
 
@@ -216,10 +225,13 @@ export class GatewayMetrics {
   }
 
   sessionEvent(event: SessionEvent): void {
-    if (event.type === "turn_cap_rejected") {
-      this.inc(this.turnCap, { action: "rejected" }, 1);
-    } else {
-      this.inc(this.sessionEvictions, { reason: KNOWN_EVICTION_REASONS.has(event.reason) ? event.reason : "other" }, 1);
+    switch (event.type) {
+      case "turn_cap_rejected":
+        return this.inc(this.turnCap, { action: "rejected" }, 1);
+      case "unreplicated_commit":
+        return this.inc(this.unreplicatedCommits, {}, 1);
+      case "evicted":
+        return this.inc(this.sessionEvictions, { reason: KNOWN_EVICTION_REASONS.has(event.reason) ? event.reason : "other" }, 1);
     }
   }
 

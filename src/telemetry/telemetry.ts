@@ -39,7 +39,7 @@ export interface Telemetry {
   countRequest(route: string, code: number): void;
   /** A fault while recording a turn, outside the sink (the log line, a settle hook): counted, logged once per stage. */
   telemetryFault(stage: string, err: unknown): void;
-  registerSessionStats(stats: () => SessionStats | Promise<SessionStats>): void;
+  registerSessionStats(stats: () => SessionStats | undefined | Promise<SessionStats | undefined>): void;
   /** Flushes and stops the span exporter, waiting for a slow or dead collector at most a few seconds
    *  (TelemetryConfig.tracesExport.shutdownTimeoutMs). */
   shutdown(): Promise<void>;

@@ -5,7 +5,7 @@ import { GeminiError } from "../../src/gemini/errors.js";
 import { combineHooks, type ResponseHook } from "../../src/gateway/model-call.js";
 import { matchRoute, type RouteMatch } from "../../src/gateway/route-table.js";
 import { InteractionTracker, placeAfter } from "../../src/interactions/tracker.js";
-import { openKeyedStore } from "../../src/store/keyed.js";
+import { memoryKeyedStore } from "../../src/store/keyed.js";
 import { interactionOutcome, InteractionTap, tokensOfInteractionUsage } from "../../src/taps/interaction.js";
 import { decideRetry } from "../../src/upstream/retry-policy.js";
 import { turn } from "../telemetry/helpers.js";
@@ -114,7 +114,7 @@ describe("chains", () => {
     const claims: string[] = [];
     const marks = new Set<string>();
     let refused = 0;
-    const t = new InteractionTracker(await openKeyedStore("memory", ""), { maxTurns, maxChains: 100, maxChainBytes: 1 << 20, chainTtlSeconds: 60 }, {
+    const t = new InteractionTracker(memoryKeyedStore(), { maxTurns, maxChains: 100, maxChainBytes: 1 << 20, chainTtlSeconds: 60 }, {
       firstTime: async (mark) => (marks.has(mark) ? false : (marks.add(mark), true)),
       claim: async (name, tenant) => void claims.push(`${tenant}:${name}`),
       onTurnCapRejected: () => void refused++,

@@ -146,10 +146,12 @@ describe("secrets are read from the environment (or a file), never from a flag",
   });
 
   it("--session-store with a password in the URL is refused; without one it is a flag like any other", () => {
-    expect(loadSessionConfig({}, ["--session-store", "redis://127.0.0.1:6379/2"]).store).toBe("redis://127.0.0.1:6379/2");
-    const problems = problemsOf(() => loadSessionConfig({}, ["--session-store", "redis://:hunter2@127.0.0.1:6379/2"]));
-    expect(problems).toEqual([expect.stringMatching(/^--session-store: not accepted .*set SESSION_STORE in the environment$/)]);
-    expect(problems.join("\n")).not.toContain("hunter2");
+    expect(loadSessionConfig({}, ["--session-store", "redis://127.0.0.1:6379/2"]).store).toMatchObject({ mode: "single", db: 2 });
+    for (const url of ["redis://:hunter2@127.0.0.1:6379/2", "rediss-cluster://app:hunter2@10.0.0.1:7000,10.0.0.2:7000", "redis-sentinel://:hunter2@10.0.0.1:26379/main"]) {
+      const problems = problemsOf(() => loadSessionConfig({}, ["--session-store", url]));
+      expect(problems).toEqual([expect.stringMatching(/^--session-store: not accepted .*set SESSION_STORE in the environment$/)]);
+      expect(problems.join("\n")).not.toContain("hunter2");
+    }
     // An invalid value in the environment is named without its password.
     const invalid = problemsOf(() => loadSessionConfig({ SESSION_STORE: "mysql://root:hunter2@db/x" }));
     expect(invalid).toEqual([expect.stringContaining('(got "mysql://root:***@db/x")')]);

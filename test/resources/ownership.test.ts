@@ -13,7 +13,9 @@ import {
 import { GeminiError } from "../../src/gemini/errors.js";
 import { gatewayUploadUrl, publicBase, ResourceGuard } from "../../src/resources/guard.js";
 import { ownerStore, type OwnerStore } from "../../src/resources/owner-store.js";
-import { openKeyedStore } from "../../src/store/keyed.js";
+import { parseRedisUrl, type RedisTarget } from "../../src/config/redis-url.js";
+import { memoryKeyedStore, redisKeyedStore } from "../../src/store/keyed.js";
+import { openRedisConnection } from "../../src/store/redis.js";
 import type { TurnRecord } from "../../src/turn/record.js";
 import { dropKeys } from "../sessions/harness.js";
 import { turn } from "../telemetry/helpers.js";
@@ -82,10 +84,16 @@ async function exerciseStore(one: OwnerStore, two: OwnerStore): Promise<void> {
   expect(await two.firstTime("metered/batches/b1")).toBe(false);
 }
 
+const target = (url: string): RedisTarget => {
+  const parsed = parseRedisUrl(url);
+  if ("problem" in parsed) throw new Error(parsed.problem);
+  return parsed;
+};
+
 describe("ownership stores", () => {
   afterAll(() => dropKeys(REDIS, PREFIX));
 
-  const memoryOwners = async (maxOwners = 100): Promise<OwnerStore> => ownerStore(await openKeyedStore("memory", ""), { maxOwners, ttlSeconds: 60 });
+  const memoryOwners = async (maxOwners = 100): Promise<OwnerStore> => ownerStore(memoryKeyedStore(), { maxOwners, ttlSeconds: 60 });
 
   test("memory: claims, releases, first-time marks; bounded", async () => {
     const store = await memoryOwners(2);
@@ -95,12 +103,10 @@ describe("ownership stores", () => {
   });
 
   test("Redis: two clients (two replicas) see one record", async () => {
-    const one = await openKeyedStore(REDIS, PREFIX);
-    const two = await openKeyedStore(REDIS, PREFIX);
+    const [one, two] = await Promise.all([openRedisConnection(target(REDIS)), openRedisConnection(target(REDIS))]);
     try {
-      expect(one.kind).toBe("redis");
       const limits = { maxOwners: 10, ttlSeconds: 60 };
-      await exerciseStore(ownerStore(one, limits), ownerStore(two, limits));
+      await exerciseStore(ownerStore(redisKeyedStore(one, PREFIX), limits), ownerStore(redisKeyedStore(two, PREFIX), limits));
     } finally {
       await one.close();
       await two.close();
@@ -108,9 +114,9 @@ describe("ownership stores", () => {
   });
 
   test("Redis down: a 503 that says what does not work", async () => {
-    const down = await openKeyedStore("redis://127.0.0.1:1/0", PREFIX);
+    const down = await openRedisConnection(target("redis://127.0.0.1:1/0"));
     try {
-      const error = await ownerStore(down, { maxOwners: 10, ttlSeconds: 60 }).owner("files/f1").catch((e: unknown) => e);
+      const error = await ownerStore(redisKeyedStore(down, PREFIX), { maxOwners: 10, ttlSeconds: 60 }).owner("files/f1").catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GeminiError);
       expect((error as GeminiError).code).toBe(503);
       expect((error as GeminiError).message).toMatch(/resource ownership store is unavailable/);
@@ -123,7 +129,7 @@ describe("ownership stores", () => {
 describe("guard", () => {
   const noPages = async (): Promise<Buffer | undefined> => undefined;
   const guard = async (isolation = true): Promise<ResourceGuard> =>
-    new ResourceGuard(ownerStore(await openKeyedStore("memory", ""), { maxOwners: 100, ttlSeconds: 60 }), { isolation, upstreamBaseUrl: "http://upstream" });
+    new ResourceGuard(ownerStore(memoryKeyedStore(), { maxOwners: 100, ttlSeconds: 60 }), { isolation, upstreamBaseUrl: "http://upstream" });
   const call = (ownership: Parameters<ResourceGuard["admit"]>[0]["ownership"], tenant = "alpha") => ({
     ownership,
     tap: "none" as const,

@@ -91,7 +91,7 @@ describe("bounded store", () => {
       expect((await call(gw.url, "GET", `/v1/sessions/${a}`)).status).toBe(200);
       expect((await call(gw.url, "GET", `/v1/sessions/${c}`)).status).toBe(200);
       expect(gw.events).toEqual([{ type: "evicted", reason: "capacity" }]);
-      expect(gw.store.stats().sessions).toBe(2);
+      expect(gw.store.stats()!.sessions).toBe(2);
     });
   });
 
@@ -100,7 +100,7 @@ describe("bounded store", () => {
       const big = "x".repeat(1200);
       const ids = [];
       for (let i = 0; i < 3; i++) ids.push(await create(gw, { model: "gemini-2.0-flash", systemInstruction: big }));
-      expect(gw.store.stats().bytes).toBeLessThanOrEqual(4000);
+      expect(gw.store.stats()!.bytes).toBeLessThanOrEqual(4000);
       const fourth = await create(gw, { model: "gemini-2.0-flash", systemInstruction: big });
       const gone = await call(gw.url, "GET", `/v1/sessions/${ids[0]}`);
       expect([gone.status, gone.body.error?.message]).toEqual([
@@ -109,7 +109,7 @@ describe("bounded store", () => {
       ]);
       expect((await call(gw.url, "GET", `/v1/sessions/${fourth}`)).status).toBe(200);
       expect(gw.events).toContainEqual({ type: "evicted", reason: "bytes" });
-      expect(gw.store.stats().bytes).toBeLessThanOrEqual(4000);
+      expect(gw.store.stats()!.bytes).toBeLessThanOrEqual(4000);
       const tooBig = await call(gw.url, "POST", "/v1/sessions", { model: "gemini-2.0-flash", systemInstruction: "y".repeat(5000) });
       expect([tooBig.status, tooBig.body.error?.message]).toEqual([400, "The session is larger than SESSION_MAX_BYTES (4000 bytes)."]);
     });

@@ -80,7 +80,7 @@ describe("turn sink -> /metrics", () => {
     h.telemetry.sessionEvent({ type: "evicted", reason: "ttl" });
     h.telemetry.sessionEvent({ type: "evicted", reason: "no-such-reason" });
     h.telemetry.sessionEvent({ type: "turn_cap_rejected" });
-    h.telemetry.registerSessionStats(() => ({ sessions: 3, bytes: 4096 }));
+    h.telemetry.registerSessionStats(() => ({ store: "memory", sessions: 3, bytes: 4096 }));
   });
   afterAll(() => h.close());
 
@@ -294,8 +294,9 @@ gemini_gateway_session_prompt_tokens_bucket{le="67108864"} 1
 gemini_gateway_session_prompt_tokens_bucket{le="+Inf"} 1
 gemini_gateway_session_prompt_tokens_sum 20
 gemini_gateway_session_prompt_tokens_count 1
+gemini_gateway_session_unreplicated_commits_total 0
 gemini_gateway_turn_cap_total{action="trimmed"} 1
 gemini_gateway_turn_cap_total{action="rejected"} 1
 gemini_gateway_spans_export_failed_total 0
-gemini_gateway_sessions 3
-gemini_gateway_session_bytes 4096`;
+gemini_gateway_sessions{store="memory"} 3
+gemini_gateway_session_bytes{store="memory"} 4096`;
