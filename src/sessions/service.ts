@@ -342,8 +342,7 @@ export class SessionService {
           notAppendedReason = "the session changed or vanished while the model was answering";
         }
       } catch (err) {
-        if (!(err instanceof GeminiError)) throw err;
-        notAppendedReason = err.message; // too large for SESSION_MAX_BYTES, or the store is unavailable
+        notAppendedReason = notCommitted(err, options.stream === true);
       }
     }
     const summary: TurnSummary = {
@@ -451,8 +450,7 @@ export class SessionService {
           notAppendedReason = "the session changed or vanished while the model was answering";
         }
       } catch (err) {
-        if (!(err instanceof GeminiError)) throw err;
-        notAppendedReason = err.message;
+        notAppendedReason = notCommitted(err, options.stream === true);
       }
     }
     const summary: TurnSummary = {
@@ -523,6 +521,14 @@ export class SessionService {
       createdAt: session.createdAt,
     };
   }
+}
+
+/** Why a commit that failed appended nothing, for the reply's session fields: a refusal (SESSION_MAX_BYTES), or a
+ *  store outage once a stream's answer went out. A unary reply is not written yet: the outage is its answer (503,
+ *  nothing appended, so sending again is safe; the model's tokens are counted all the same). */
+function notCommitted(err: unknown, streamed: boolean): string {
+  if (!(err instanceof GeminiError) || (err.code === 503 && !streamed)) throw err;
+  return err.message;
 }
 
 /** Unary: capture the upstream answer, then write it once with the session fields beside it. */

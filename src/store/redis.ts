@@ -25,6 +25,9 @@ export interface RedisConnection {
 /** A command not answered within this long fails (a 503), rather than holding a request while a node is unreachable. */
 const COMMAND_TIMEOUT_MS = 2000;
 
+/** How long closing waits for QUIT's reply before it cuts the connection. */
+const QUIT_TIMEOUT_MS = 1000;
+
 const reconnectDelay = (times: number): number => Math.min(100 * times, 2000);
 
 /** A replica promoted by a failover while connected to the old primary: reconnect (and so find the new primary). */
@@ -64,9 +67,10 @@ function createClient(target: RedisTarget): RedisClient {
         ...(target.tls ? { enableTLSForSentinelMode: true } : {}),
         enableOfflineQueue: false,
         retryStrategy: reconnectDelay,
+        // A primary that dies closes the connection; reconnecting asks the sentinels for the primary again. ioredis's
+        // failoverDetector (+switch-master) is not used: a switch announced while the client reconnects leaves it
+        // closed for good (every command then fails with "Connection is closed.").
         sentinelRetryStrategy: reconnectDelay,
-        // Subscribes to the sentinels' +switch-master: the client moves to a new primary as soon as it is elected.
-        failoverDetector: true,
         lazyConnect: true,
       });
     case "cluster": {
@@ -99,7 +103,12 @@ export async function openRedisConnection(target: RedisTarget): Promise<RedisCon
     where,
     primaries: () => (client instanceof Cluster ? client.nodes("master") : [client]),
     close: async () => {
-      await client.quit().catch(() => client.disconnect());
+      // QUIT lets replies in flight arrive; a client still reconnecting to a node that is gone would wait for it, so
+      // the connection is cut after a short while whatever happened.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([client.quit().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, QUIT_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+      client.disconnect();
     },
   };
   const connected = await client.connect().then(

@@ -137,7 +137,7 @@ export class GatewayMetrics {
     );
     storeGauge(
       "gemini_gateway_session_bytes",
-      "Bytes held by the store (memory: session history; Redis: the primaries' used_memory), reported like gemini_gateway_sessions.",
+      "JSON bytes of the sessions held by the store, reported like gemini_gateway_sessions.",
       (s) => s.bytes,
     );
     collectDefaultMetrics({ register: this.registry });

@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { cleanUpOnExit, reapOnExit } from "./reaper.js";
 
 export interface RedisNode {
   readonly port: number;
@@ -107,38 +108,8 @@ const POLL_MS = 25;
 const START_TIMEOUT_MS = 10_000;
 const DEFAULT_WAIT_MS = 10_000;
 
-// ---- what to kill if the test process ends without stop() -------------------------------------------------------------
-
-const liveChildren = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
 /** Ports (and bus ports) of this process's deployments, killed nodes' included: they are restarted on the same port. */
 const heldPorts = new Set<number>();
-const EXIT_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
-function killEverythingSync(): void {
-  for (const child of liveChildren) child.kill("SIGKILL");
-  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-}
-
-function onExitSignal(signal: NodeJS.Signals): void {
-  killEverythingSync();
-  removeExitHooks();
-  // Listening replaced the signal's default action (terminate): restore it unless someone else handles the signal.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-}
-
-let exitHooksInstalled = false;
-function installExitHooks(): void {
-  if (exitHooksInstalled) return;
-  exitHooksInstalled = true;
-  process.on("exit", killEverythingSync);
-  for (const signal of EXIT_SIGNALS) process.on(signal, onExitSignal);
-}
-function removeExitHooks(): void {
-  exitHooksInstalled = false;
-  process.off("exit", killEverythingSync);
-  for (const signal of EXIT_SIGNALS) process.off(signal, onExitSignal);
-}
 
 // ---- ports, admin commands, waiting -------------------------------------------------------------------------------------
 
@@ -263,7 +234,6 @@ class ManagedNode {
     this.exited = new Promise<void>((resolve) => {
       const gone = (how: string): void => {
         exit ??= how;
-        liveChildren.delete(child);
         if (this.child === child) this.child = undefined;
         resolve();
       };
@@ -276,7 +246,7 @@ class ManagedNode {
     }
     this.child = child;
     this.lastPid = child.pid;
-    liveChildren.add(child);
+    reapOnExit(child);
 
     // Answers, and it is this process answering (not another test's server that won a race for the port).
     const deadline = Date.now() + START_TIMEOUT_MS;
@@ -320,10 +290,10 @@ class Deployment {
   readonly dir = mkdtempSync(join(tmpdir(), "gw-redis-"));
   private readonly members: ManagedNode[] = [];
   private stopping: Promise<void> | undefined;
+  readonly #removeDirOnExit: { release(): void };
 
   constructor() {
-    liveDirs.add(this.dir);
-    installExitHooks();
+    this.#removeDirOnExit = cleanUpOnExit(() => rmSync(this.dir, { recursive: true, force: true }));
   }
 
   /** Starts a node on fresh free ports (another pair if a parallel test took them first). `config` is the file's text. */
@@ -366,8 +336,7 @@ class Deployment {
       await Promise.all(this.members.map((m) => m.kill()));
       for (const member of this.members) this.releasePorts(member);
       rmSync(this.dir, { recursive: true, force: true });
-      liveDirs.delete(this.dir);
-      if (liveDirs.size === 0) removeExitHooks();
+      this.#removeDirOnExit.release();
     })();
     return this.stopping;
   }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Content } from "../../src/gemini/types.js";
+import { unavailable } from "../../src/gemini/errors.js";
+import type { SessionData, SessionStore } from "../../src/sessions/store.js";
 import { call, KEY_B, startSessionGateway } from "./harness.js";
 import type { SessionGateway } from "./harness.js";
 
@@ -177,6 +179,42 @@ describe("failed model calls leave the history unchanged", () => {
     expect(after.history).toEqual(before.history);
     const next = await call(gw.url, "POST", `/v1/sessions/${id}/messages`, { message: "third" });
     expect(next.body).toMatchObject({ turn: 2, historyLength: 4, appended: true });
+  });
+
+  it("the store failing at commit: a unary send answers 503 UNAVAILABLE, a stream's last event says nothing was appended", async () => {
+    let storeDown = false;
+    const outage = unavailable("The session store is unavailable (Redis at test: Connection is closed.).");
+    const down = await startSessionGateway({}, {
+      sim: gw.sim,
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get: (target, name: keyof SessionStore) => {
+            if (name === "commit") return (session: SessionData) => (storeDown ? Promise.reject(outage) : target.commit(session));
+            const value = target[name];
+            return typeof value === "function" ? value.bind(target) : value;
+          },
+        }),
+    });
+    try {
+      const { body: created } = await call(down.url, "POST", "/v1/sessions", { model: "gemini-2.0-flash" });
+      const id = created.id as string;
+      await call(down.url, "POST", `/v1/sessions/${id}/messages`, { message: "first" });
+      storeDown = true;
+      const unary = await call(down.url, "POST", `/v1/sessions/${id}/messages`, { message: "second" });
+      expect([unary.status, unary.body.error?.status, unary.body.error?.message]).toEqual([503, "UNAVAILABLE", outage.message]);
+      const res = await fetch(`${down.url}/v1/sessions/${id}/messages?stream=sse`, {
+        method: "POST",
+        headers: { "x-goog-api-key": "key-tenant-a", "content-type": "application/json" },
+        body: JSON.stringify({ message: "third" }),
+      });
+      const events = (await res.text()).split("\r\n\r\n").filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, "")) as Record<string, unknown>);
+      expect(events.at(-1)).toMatchObject({ appended: false, notAppendedReason: outage.message, historyLength: 2 });
+      storeDown = false;
+      const { body: after } = await call(down.url, "GET", `/v1/sessions/${id}`);
+      expect((after.history as Content[]).map(textOf)).toEqual(["first", expect.any(String)]);
+    } finally {
+      await down.close();
+    }
   });
 
   it("an empty candidate (thinking spent the whole budget) is not appended", async () => {

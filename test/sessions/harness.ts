@@ -33,7 +33,7 @@ export interface SessionGateway {
 
 export async function startSessionGateway(
   env: Record<string, string> = {},
-  options: { perf?: MemoryStoreOptions["perf"]; sim?: TestSimulator } = {},
+  options: { perf?: MemoryStoreOptions["perf"]; sim?: TestSimulator; wrapStore?: (store: SessionStore) => SessionStore } = {},
 ): Promise<SessionGateway> {
   const sim = options.sim ?? (await startTestSimulator());
   const gatewayConfig = loadGatewayConfig({
@@ -47,8 +47,12 @@ export async function startSessionGateway(
   const events: SessionEvent[] = [];
   const onEvent = (event: SessionEvent): void => void events.push(event);
   const modelCalls = new ModelCallService({ config: gatewayConfig, turnSink: noopTurnSink, logger: pino({ level: "silent" }) });
-  const store = await openSessionStore(config, { onEvent, ...(options.perf ? { perf: options.perf } : {}) });
-  const service = new SessionService({ store, modelCalls, config, onEvent });
+  const store = await openSessionStore(config, { onEvent, ...(options.perf ? { perf: options.perf } : {}) }).catch(async (err: unknown) => {
+    await modelCalls.close();
+    if (!options.sim) await sim.close();
+    throw err;
+  });
+  const service = new SessionService({ store: options.wrapStore?.(store) ?? store, modelCalls, config, onEvent });
   const app = express();
   app.use(sessionRoutes(service, new Authenticator(gatewayConfig.auth, gatewayConfig.upstream.apiKey)));
   const server: Server = await new Promise((resolve) => {

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
+import { reapOnExit } from "../helpers/reaper.js";
 import { KEY_A, KEY_B } from "./harness.js";
 
 export interface GatewayProcess {
@@ -29,6 +30,7 @@ export async function spawnGateway(upstream: string, env: Record<string, string>
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  reapOnExit(child);
   const exited = once(child, "exit").then(([code, signal]) => (code ?? signal) as number | string);
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
