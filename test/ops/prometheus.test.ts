@@ -12,26 +12,17 @@
 // truncations, until the alert's short window holds only that: the alert must be quiet; (3) every response ends with
 // MAX_TOKENS (simulator fault): the alert must fire.
 
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
 import { startDemo, type RunningDemo } from "../../src/demo/cli.js";
 import { EPISODES, startTraffic, type RunningTraffic } from "../../src/demo/traffic.js";
-import { expressionRefs, loadRules, panelQueries, repoPath, substituteVariables, variableQueries, type Rule } from "./promql.js";
+import { gatewayScrapeConfig, RULES_FILE_NAME, startPrometheus, until, type RunningPrometheus, type Sample } from "../helpers/prometheus.js";
+import { expressionRefs, loadRules, panelQueries, substituteVariables, variableQueries, type Rule } from "./promql.js";
 
 const TIME_SCALE = 60;
 /** Spans the whole run, as a dashboard over the last few minutes would. */
 const RATE_INTERVAL = "5m";
-
-interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
 
 /** A duration of the rules divided by TIME_SCALE, in whole seconds (at least 1). */
 function compress(duration: string): string {
@@ -52,71 +43,19 @@ function compressedRules(): string {
   return stringify({ groups });
 }
 
-/** The shipped prometheus.yml, scraping only the test's gateway every second, with the compressed rules. */
-function testConfig(gatewayHostPort: string, rulesFile: string): string {
-  const shipped = parse(readFileSync(repoPath("dashboards/prometheus/prometheus.yml"), "utf8")) as {
-    global: Record<string, unknown>;
-    scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
-    alerting?: unknown;
-  };
-  const gatewayJob = shipped.scrape_configs.find((s) => s.job_name === "gemini-gateway")!;
-  const config = {
-    ...shipped,
-    global: { ...shipped.global, scrape_interval: "1s", evaluation_interval: "1s" },
-    rule_files: [rulesFile],
-    scrape_configs: [{ ...gatewayJob, static_configs: [{ targets: [gatewayHostPort] }] }],
-  };
-  delete config.alerting; // no Alertmanager here: the test reads alert states from Prometheus's API
-  return stringify(config);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-      last = undefined;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
-
 describe("dashboard and alerts against a real Prometheus", () => {
-  let dir: string;
-  let prometheus: ChildProcess | undefined;
-  let prometheusLog = "";
-  let promUrl: string;
+  let prometheus: RunningPrometheus | undefined;
   let demo: RunningDemo;
   let traffic: RunningTraffic | undefined;
 
-  const api = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${promUrl}${path}`);
-    const body = (await res.json()) as { status: string; data: T; error?: string };
-    if (body.status !== "success") throw new Error(`${path}: ${body.error ?? res.status}`);
-    return body.data;
-  };
-  const query = async (expr: string): Promise<Sample[]> =>
-    (await api<{ result: Sample[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result;
+  const api = <T>(path: string): Promise<T> => prometheus!.api<T>(path);
+  const query = (expr: string): Promise<Sample[]> => prometheus!.query(expr);
   const alertStates = async (name: string): Promise<string[]> =>
     (await api<{ alerts: Array<{ labels: Record<string, string>; state: string }> }>("/api/v1/alerts")).alerts
       .filter((a) => a.labels.alertname === name)
       .map((a) => a.state);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "ggw-prom-"));
     demo = await startDemo({
       port: 0,
       host: "127.0.0.1",
@@ -136,45 +75,19 @@ describe("dashboard and alerts against a real Prometheus", () => {
     });
     traffic = demo.traffic;
 
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    const rulesFile = join(dir, "rules.yml");
-    writeFileSync(rulesFile, compressedRules());
-    writeFileSync(join(dir, "prometheus.yml"), testConfig(new URL(demo.gateway.url).host, rulesFile));
-    prometheus = spawn(
-      "prometheus",
-      [
-        `--config.file=${join(dir, "prometheus.yml")}`,
-        `--storage.tsdb.path=${join(dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--enable-feature=exemplar-storage",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    prometheus.stdout!.on("data", (chunk: Buffer) => (prometheusLog += chunk.toString()));
-    prometheus.stderr!.on("data", (chunk: Buffer) => (prometheusLog += chunk.toString()));
-    const exited = new Promise<never>((_, reject) =>
-      prometheus!.once("exit", (code) => reject(new Error(`prometheus exited (${code}):\n${prometheusLog.slice(-2000)}`))),
-    );
-    exited.catch(() => undefined);
-    await Promise.race([
-      exited,
-      until("Prometheus to scrape the gateway", async () => {
-        const up = await query('up{job="gemini-gateway"}');
-        return up[0]?.value[1] === "1" ? true : undefined;
-      }),
-    ]);
+    prometheus = await startPrometheus({
+      // The shipped prometheus.yml, scraping only the test's gateway every second, with the compressed rules.
+      config: gatewayScrapeConfig([new URL(demo.gateway.url).host], [RULES_FILE_NAME]),
+      rules: compressedRules(),
+      flags: ["--enable-feature=exemplar-storage"],
+    });
+    await prometheus.waitForTargets("gemini-gateway", 1);
   }, 60_000);
 
   afterAll(async () => {
     await traffic?.stop();
     await demo?.close();
-    if (prometheus && prometheus.exitCode === null) {
-      const exited = new Promise((resolve) => prometheus!.once("exit", resolve));
-      prometheus.kill("SIGTERM");
-      await exited;
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await prometheus?.stop();
   }, 30_000);
 
   it("phase 1: the demo traffic runs every fault episode", async () => {
