@@ -110,6 +110,7 @@ export class InteractionTracker {
       maxEntries: options.maxChains,
       maxBytes: options.maxChainBytes,
       ttlSeconds: options.chainTtlSeconds,
+      concern: "interaction_chains",
       what: "interaction chain store",
       consequence: "Interactions cannot be created or read through the gateway until it is back; other routes keep working.",
     });

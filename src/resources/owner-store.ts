@@ -23,7 +23,7 @@ export interface OwnerLimits {
 const CONSEQUENCE = "Calls on cached contents, files, batches, interactions and other owned resources cannot be checked until it is back.";
 
 export function ownerStore(store: KeyedStore, limits: OwnerLimits): OwnerStore {
-  const common = { maxEntries: limits.maxOwners, ttlSeconds: limits.ttlSeconds, consequence: CONSEQUENCE };
+  const common = { maxEntries: limits.maxOwners, ttlSeconds: limits.ttlSeconds, concern: "resource_owners", consequence: CONSEQUENCE } as const;
   const owners: KeyedState = store.space({ name: "o", what: "resource ownership store", ...common });
   const marks: KeyedState = store.space({ name: "m", what: "resource ownership store", ...common });
   return {

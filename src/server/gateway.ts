@@ -104,7 +104,10 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const resourceConfig = config.resources ?? defaultResourceConfig;
   // Resource owners and interaction chains live where sessions do, over one connection: one replica's record is every
   // replica's.
-  const redis = sessionConfig.store === "memory" ? undefined : await openRedisConnection(sessionConfig.store);
+  const redis =
+    sessionConfig.store === "memory"
+      ? undefined
+      : await openRedisConnection(sessionConfig.store, telemetry ? { onFailure: (concern) => telemetry.countRedisFailure(concern) } : {});
   const keyedStore = redis ? redisKeyedStore(redis, sessionConfig.redisPrefix) : memoryKeyedStore();
   const guard = new ResourceGuard(
     ownerStore(keyedStore, { maxOwners: resourceConfig.maxOwners, ttlSeconds: resourceConfig.ownerTtlSeconds }),

@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { GeminiError, unavailable } from "../gemini/errors.js";
-import { literalPattern, runOnRedis, type RedisClient, type RedisConnection } from "../store/redis.js";
+import { literalPattern, type RedisClient, type RedisConnection } from "../store/redis.js";
 import { goneMarker, readGoneMarker, sessionTurns, type Lookup, type SessionData, type SessionPage, type SessionStore, type TurnLease } from "./store.js";
 
 export interface RedisStoreOptions {
@@ -160,9 +160,9 @@ export class RedisSessionStore implements SessionStore {
 
   /** Runs a Redis operation; a Redis failure becomes the 503 the session routes answer. */
   #run<T>(op: () => Promise<T>): Promise<T> {
-    return runOnRedis(
+    return this.#options.connection.run(
       {
-        where: this.#options.connection.where,
+        concern: "sessions",
         what: "session store",
         consequence: "Sessions cannot be used until it is back; the stateless proxy routes keep working.",
       },

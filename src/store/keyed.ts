@@ -5,7 +5,7 @@
 // a Redis failure is a 503 that says what the space is for.
 
 import { LRUCache } from "lru-cache";
-import { runOnRedis, type RedisConnection, type StoreOutage } from "./redis.js";
+import type { RedisConnection, StoreConcern, StoreOutage } from "./redis.js";
 
 export interface KeySpace {
   /** The Redis key segment: keys are `{prefix}{name}:{<key>}`. */
@@ -15,7 +15,9 @@ export interface KeySpace {
   /** Memory store: the most bytes kept (key + value + a fixed overhead per entry); default unbounded by bytes. */
   maxBytes?: number;
   ttlSeconds: number;
-  /** For the 503 when Redis is down: what the space is and what does not work meanwhile. */
+  /** For the 503 when Redis is down: what the space is for (counted by it), what it is and what does not work
+   *  meanwhile. */
+  concern: StoreConcern;
   what: string;
   consequence: string;
 }
@@ -81,9 +83,9 @@ class RedisKeyedStore implements KeyedStore {
 
   space(spec: KeySpace): KeyedState {
     const redis = this.connection.client;
-    const outage: StoreOutage = { where: this.connection.where, what: spec.what, consequence: spec.consequence };
+    const outage: StoreOutage = { concern: spec.concern, what: spec.what, consequence: spec.consequence };
     const key = (k: string): string => `${this.prefix}${spec.name}:{${k}}`;
-    const run = <T>(op: () => Promise<T>): Promise<T> => runOnRedis(outage, op);
+    const run = <T>(op: () => Promise<T>): Promise<T> => this.connection.run(outage, op);
     return {
       get: (k) => run(async () => (await redis.getex(key(k), "EX", spec.ttlSeconds)) ?? undefined),
       getMany: (keys) =>

@@ -12,6 +12,9 @@ import { GeminiError, unavailable } from "../gemini/errors.js";
  *  slot on a Cluster (every key of one session shares a hash tag). */
 export type RedisClient = Redis | Cluster;
 
+/** What a Redis failure stops, as the `concern` label of gemini_gateway_redis_failures_total. */
+export type StoreConcern = "sessions" | "resource_owners" | "interaction_chains";
+
 export interface RedisConnection {
   readonly client: RedisClient;
   readonly mode: RedisTarget["mode"];
@@ -19,7 +22,15 @@ export interface RedisConnection {
   readonly where: string;
   /** The primaries holding the data now (one, or each primary of a Cluster): for SCAN and INFO, which are per node. */
   primaries(): Redis[];
+  /** Runs an operation; a Redis failure is counted (onFailure) and becomes the 503 the routes answer, saying what is
+   *  unavailable and what still works. */
+  run<T>(outage: StoreOutage, op: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+export interface RedisConnectionOptions {
+  /** Called once per operation that failed because of Redis (it was answered 503). */
+  onFailure?: (concern: StoreConcern) => void;
 }
 
 /** A command not answered within this long fails (a 503), rather than holding a request while a node is unreachable. */
@@ -93,7 +104,7 @@ function createClient(target: RedisTarget): RedisClient {
 
 /** Connects; a Redis that is down at start-up is not fatal: the routes that need it answer 503 until it is back. A plain
  *  redis:// URL naming a node of a Redis Cluster is refused (its keys would be MOVED elsewhere on every other slot). */
-export async function openRedisConnection(target: RedisTarget): Promise<RedisConnection> {
+export async function openRedisConnection(target: RedisTarget, options: RedisConnectionOptions = {}): Promise<RedisConnection> {
   const client = createClient(target);
   client.on("error", () => {}); // reported per request as 503s; ioredis keeps reconnecting
   const where = describeRedisTarget(target);
@@ -102,6 +113,16 @@ export async function openRedisConnection(target: RedisTarget): Promise<RedisCon
     mode: target.mode,
     where,
     primaries: () => (client instanceof Cluster ? client.nodes("master") : [client]),
+    run: async (outage, op) => {
+      try {
+        return await op();
+      } catch (err) {
+        if (err instanceof GeminiError) throw err;
+        options.onFailure?.(outage.concern);
+        const reason = err instanceof Error ? err.message : String(err);
+        throw unavailable(`The ${outage.what} is unavailable (${where}: ${reason}). ${outage.consequence}`);
+      }
+    },
     close: async () => {
       // QUIT lets replies in flight arrive; a client still reconnecting to a node that is gone would wait for it, so
       // the connection is cut after a short while whatever happened.
@@ -137,25 +158,13 @@ export class RedisClusterNodeError extends Error {
   }
 }
 
-/** Where a store is and what its outage means to callers, for the 503's message. */
+/** What a store's outage means to callers, for the 503's message and the failure count. */
 export interface StoreOutage {
-  /** "Redis at host:port". */
-  where: string;
+  concern: StoreConcern;
   /** "session store". */
   what: string;
   /** What does and does not work meanwhile. */
   consequence: string;
-}
-
-/** Runs a Redis operation; a Redis failure becomes a 503 whose message says what is unavailable and what still works. */
-export async function runOnRedis<T>(outage: StoreOutage, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    if (err instanceof GeminiError) throw err;
-    const reason = err instanceof Error ? err.message : String(err);
-    throw unavailable(`The ${outage.what} is unavailable (${outage.where}: ${reason}). ${outage.consequence}`);
-  }
 }
 
 /** SCAN MATCH treats *, ?, [ and \ as pattern characters: a prefix holding them is matched literally. */

@@ -59,6 +59,8 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
 }
 
 export const EVICTION_REASONS = ["capacity", "bytes", "ttl", "deleted"] as const;
+/** What the shared Redis store is for (src/store/redis.ts StoreConcern): each exported from the start, at 0. */
+const REDIS_CONCERNS = ["sessions", "resource_owners", "interaction_chains"] as const;
 const KNOWN_EVICTION_REASONS: ReadonlySet<string> = new Set(EVICTION_REASONS);
 const NAMED_ERROR_TYPES: ReadonlySet<string> = new Set(["timeout", "network", "cancelled", "midstream_error", "failed"]);
 /** OpenMetrics' bound on an exemplar's label names and values together (prom-client enforces it). */
@@ -108,6 +110,7 @@ export class GatewayMetrics {
   private readonly sessionEvictions = this.counter("gemini_gateway_session_evictions_total", "Sessions evicted by reason.", ["reason"]);
   private readonly sessionTurn = this.histogram("gemini_gateway_session_turn", "Turn number of each session message.", [], SESSION_TURN_BUCKETS);
   private readonly sessionPromptTokens = this.histogram("gemini_gateway_session_prompt_tokens", "promptTokenCount per session turn: how context grows.", [], TOKEN_USAGE_BUCKETS);
+  private readonly redisFailures = this.counter("gemini_gateway_redis_failures_total", "Operations on the shared Redis store that failed (each answered 503 UNAVAILABLE), by what they were for: sessions, resource_owners, interaction_chains.", ["concern"]);
   private readonly unreplicatedCommits = this.counter("gemini_gateway_session_unreplicated_commits_total", "Session turns acknowledged although fewer Redis replicas than SESSION_REDIS_WAIT_REPLICAS confirmed them in time: a failover now could lose them.", []);
   private readonly turnCap = this.counter("gemini_gateway_turn_cap_total", "Turn cap hits by action: rejected, trimmed.", ["action"]);
   private readonly telemetryErrors = this.counter("gemini_gateway_telemetry_errors_total", "Faults while recording a turn, by stage: span, exemplar, metrics, log, settle. The turn's metrics are still recorded (an exemplar is dropped, not the count).", ["stage"]);
@@ -140,6 +143,8 @@ export class GatewayMetrics {
       "JSON bytes of the sessions held by the store, reported like gemini_gateway_sessions.",
       (s) => s.bytes,
     );
+    // A failure count that appears only with the first failure would leave rate() and alerts blind to the first one.
+    for (const concern of REDIS_CONCERNS) this.redisFailures.inc({ labels: { concern }, value: 0 });
     collectDefaultMetrics({ register: this.registry });
     // prom-client names three gauges `_total`, which `promtool check metrics` rejects; their per-type siblings
     // (nodejs_active_handles{type} ...) carry the same numbers.
@@ -150,6 +155,10 @@ export class GatewayMetrics {
   /** Where refused exemplars are reported (telemetry counts and logs them). */
   onExemplarFault(report: (err: unknown) => void): void {
     this.exemplarFault = report;
+  }
+
+  countRedisFailure(concern: string): void {
+    this.redisFailures.inc({ labels: { concern }, value: 1 });
   }
 
   countTelemetryError(stage: string): void {

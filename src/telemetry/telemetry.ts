@@ -40,6 +40,8 @@ export interface Telemetry {
   /** A fault while recording a turn, outside the sink (the log line, a settle hook): counted, logged once per stage. */
   telemetryFault(stage: string, err: unknown): void;
   registerSessionStats(stats: () => SessionStats | undefined | Promise<SessionStats | undefined>): void;
+  /** An operation on the shared Redis store that failed: gemini_gateway_redis_failures_total. */
+  countRedisFailure(concern: string): void;
   /** Flushes and stops the span exporter, waiting for a slow or dead collector at most a few seconds
    *  (TelemetryConfig.tracesExport.shutdownTimeoutMs). */
   shutdown(): Promise<void>;
@@ -124,6 +126,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     countRequest: (route, code) => metrics.countRequest(route, code),
     telemetryFault,
     registerSessionStats: (stats) => metrics.registerSessionStats(stats),
+    countRedisFailure: (concern) => metrics.countRedisFailure(concern),
     shutdown: () => tracing.shutdown(),
   };
 }

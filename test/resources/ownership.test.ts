@@ -114,12 +114,14 @@ describe("ownership stores", () => {
   });
 
   test("Redis down: a 503 that says what does not work", async () => {
-    const down = await openRedisConnection(target("redis://127.0.0.1:1/0"));
+    const failures: string[] = [];
+    const down = await openRedisConnection(target("redis://127.0.0.1:1/0"), { onFailure: (concern) => failures.push(concern) });
     try {
       const error = await ownerStore(redisKeyedStore(down, PREFIX), { maxOwners: 10, ttlSeconds: 60 }).owner("files/f1").catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GeminiError);
       expect((error as GeminiError).code).toBe(503);
       expect((error as GeminiError).message).toMatch(/resource ownership store is unavailable/);
+      expect(failures).toEqual(["resource_owners"]); // gemini_gateway_redis_failures_total{concern}
     } finally {
       await down.close();
     }

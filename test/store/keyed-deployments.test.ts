@@ -11,7 +11,7 @@ import { dropKeys } from "../sessions/harness.js";
 
 const SINGLE = "redis://127.0.0.1:6379/14";
 const PREFIX = `keyed-${randomBytes(4).toString("hex")}:`;
-const SPACE: KeySpace = { name: "o", maxEntries: 100, ttlSeconds: 60, what: "owner store", consequence: "Owned resources cannot be used." };
+const SPACE: KeySpace = { name: "o", maxEntries: 100, ttlSeconds: 60, concern: "resource_owners", what: "owner store", consequence: "Owned resources cannot be used." };
 
 const target = (url: string): RedisTarget => {
   const parsed = parseRedisUrl(url);
