@@ -2,6 +2,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
 /** dist/cli.js of the package (bench is compiled to dist/bench/bench/). */
@@ -36,4 +37,15 @@ export async function startCli(args: string[], env: Record<string, string>): Pro
       await once(child, "exit");
     },
   };
+}
+
+/** A port free now on 127.0.0.1 (for a child told to listen on it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
 }

@@ -6,9 +6,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { proxyLatency } from "./proxy-latency.js";
 import { sessionsMemory } from "./sessions-memory.js";
+import { sessionsThroughput } from "./sessions-throughput.js";
 import type { BenchSection } from "./section.js";
 
-const sections: BenchSection[] = [proxyLatency, sessionsMemory];
+const sections: BenchSection[] = [proxyLatency, sessionsMemory, sessionsThroughput];
 
 const OUTPUT = fileURLToPath(new URL("../../../BENCHMARKS.md", import.meta.url));
 

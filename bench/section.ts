@@ -5,3 +5,6 @@ export interface BenchSection {
   /** Runs the benchmark; returns the section's markdown body (figures, method). */
   run(): Promise<string>;
 }
+
+/** A whole number as the tables print it: 12,345. */
+export const int = (n: number): string => Math.round(n).toLocaleString("en-US");

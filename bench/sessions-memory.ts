@@ -9,11 +9,10 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { performance } from "node:perf_hooks";
 import { Pool, WebSocket } from "undici";
-import { CLI, startCli, type Child } from "./processes.js";
-import type { BenchSection } from "./section.js";
+import { CLI, freePort, startCli, type Child } from "./processes.js";
+import { int, type BenchSection } from "./section.js";
 
 const TURNS = 10;
 const PER_SESSION_SAMPLE = Number(process.env["BENCH_SESSION_SAMPLE"] ?? 2_000);
@@ -27,17 +26,7 @@ const GATEWAY_KEY = "bench-key";
 const MODEL = "gemini-2.5-flash";
 
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-const int = (n: number): string => Math.round(n).toLocaleString("en-US");
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

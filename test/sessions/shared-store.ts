@@ -9,14 +9,14 @@ import { startTestSimulator, type TestSimulator } from "../helpers/sim.js";
 import { call, KEY_A, KEY_B, startSessionGateway, type Reply } from "./harness.js";
 import { spawnGateway, type GatewayProcess } from "./process.js";
 
-export interface AckedTurn {
+interface AckedTurn {
   message: string;
   reply: Reply;
 }
 
 /** The history alternates user/model, and each acknowledged message is in it once, at the turn its reply named, with
  *  the reply's text after it. */
-export function expectAlternatingWithEveryAck(history: Content[], acked: AckedTurn[]): void {
+function expectAlternatingWithEveryAck(history: Content[], acked: AckedTurn[]): void {
   history.forEach((c, i) => expect(c.role).toBe(i % 2 === 0 ? "user" : "model"));
   const userTexts = history.filter((c) => c.role === "user").map((c) => c.parts[0]!.text);
   for (const { message, reply } of acked) {
@@ -28,7 +28,7 @@ export function expectAlternatingWithEveryAck(history: Content[], acked: AckedTu
 }
 
 /** Two gateway processes sharing one session store, on one simulator. */
-export interface ReplicaPair {
+interface ReplicaPair {
   sim: TestSimulator;
   a: GatewayProcess;
   b: GatewayProcess;
@@ -38,7 +38,7 @@ export interface ReplicaPair {
 
 /** Session settings of a test run: its own key prefix, a short lease so a dead replica's turn is taken over quickly,
  *  and every commit on a replica of its primary before it is acknowledged (so a failover loses none). */
-export function sharedStoreEnv(store: string, extra: Record<string, string> = {}): Record<string, string> {
+function sharedStoreEnv(store: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     SESSION_STORE: store,
     SESSION_REDIS_PREFIX: `shared-${randomBytes(4).toString("hex")}:`,
@@ -48,7 +48,7 @@ export function sharedStoreEnv(store: string, extra: Record<string, string> = {}
   };
 }
 
-export async function startReplicaPair(env: Record<string, string>): Promise<ReplicaPair> {
+async function startReplicaPair(env: Record<string, string>): Promise<ReplicaPair> {
   const sim = await startTestSimulator({ ttftMs: 5 });
   const [a, b] = await Promise.all([spawnGateway(sim.url, env), spawnGateway(sim.url, env)]);
   return {
@@ -63,21 +63,38 @@ export async function startReplicaPair(env: Record<string, string>): Promise<Rep
   };
 }
 
-export const createSession = async (url: string, body: Record<string, unknown> = { model: "gemini-2.0-flash" }, key = KEY_A): Promise<string> => {
+const createSession = async (url: string, body: Record<string, unknown> = { model: "gemini-2.0-flash" }, key = KEY_A): Promise<string> => {
   const created = await call(url, "POST", "/v1/sessions", body, key);
   expect(created.status).toBe(201);
   return created.body.id as string;
 };
 
-/** Registers the core cases (each an `it`) on a store given by its SESSION_STORE value. `sessionKeyExists` tells
- *  whether Redis still holds a session's key (read directly, since reading it through the gateway renews its TTL). */
-export function sharedStoreCases(options: { store: () => string; sessionKeyExists: (key: string) => Promise<boolean> }): void {
+/** Registers the core cases (each an `it`) on a shared store. */
+export interface SharedStoreOptions {
+  /** SESSION_STORE. */
+  store: () => string;
+  /** SESSION_REDIS_WAIT_REPLICAS: 1 where every primary has a replica. */
+  waitReplicas?: number;
+  /** Whether Redis still holds a key, read directly (reading a session through the gateway renews its TTL). */
+  sessionKeyExists: (key: string) => Promise<boolean>;
+  /** Removes the keys under a prefix the cases used, on a Redis that outlives the test. */
+  dropKeys?: (prefix: string) => Promise<void>;
+}
+
+export function sharedStoreCases(options: SharedStoreOptions): void {
   let pair: ReplicaPair;
+  const prefixes: string[] = [];
+  const env = (extra: Record<string, string> = {}): Record<string, string> => {
+    const made = sharedStoreEnv(options.store(), { SESSION_REDIS_WAIT_REPLICAS: String(options.waitReplicas ?? 0), ...extra });
+    prefixes.push(made.SESSION_REDIS_PREFIX!);
+    return made;
+  };
   beforeAll(async () => {
-    pair = await startReplicaPair(sharedStoreEnv(options.store(), { SESSION_REDIS_WAIT_REPLICAS: "1" }));
+    pair = await startReplicaPair(env());
   });
   afterAll(async () => {
     await pair?.stop();
+    for (const prefix of prefixes) await options.dropKeys?.(prefix);
   });
 
   it("runs the chat example across replicas: the third reply proves the whole history was sent", async () => {
@@ -128,13 +145,13 @@ export function sharedStoreCases(options: { store: () => string; sessionKeyExist
   });
 
   it("expires an idle session after SESSION_TTL_SECONDS, and the 404 says so", async () => {
-    const env = sharedStoreEnv(options.store(), { SESSION_TTL_SECONDS: "1" });
-    const gw = await startSessionGateway(env, { sim: pair.sim });
+    const ttlEnv = env({ SESSION_TTL_SECONDS: "1" });
+    const gw = await startSessionGateway(ttlEnv, { sim: pair.sim });
     try {
       const id = await createSession(gw.url);
       expect((await call(gw.url, "POST", `/v1/sessions/${id}/messages`, { message: "soon idle" })).status).toBe(200);
       // Redis expires the key on its own clock; reading the session through the gateway would renew it.
-      while (await options.sessionKeyExists(`${env.SESSION_REDIS_PREFIX!}s:{${id}}`)) await sleep(50);
+      while (await options.sessionKeyExists(`${ttlEnv.SESSION_REDIS_PREFIX!}s:{${id}}`)) await sleep(50);
       const gone = await call(gw.url, "GET", `/v1/sessions/${id}`);
       expect([gone.status, gone.body.error?.message]).toEqual([404, `Session ${id} is gone: it expired after SESSION_TTL_SECONDS without use.`]);
       expect(((await call(gw.url, "GET", "/v1/sessions")).body.sessions as Array<{ id: string }>).map((s) => s.id)).not.toContain(id);
@@ -178,7 +195,37 @@ export function sharedStoreCases(options: { store: () => string; sessionKeyExist
   });
 }
 
-export interface OutageReport {
+/**
+ * Registers the failover case: a Redis primary killed during traffic on one session from two gateway processes.
+ * `killPrimary` kills the primary holding the session's key and returns a check, run after the traffic recovered,
+ * that a new primary took over (and whatever else the deployment should show).
+ */
+export function primaryKilledDuringTraffic(options: { store: () => string; killPrimary: (sessionKey: string) => Promise<() => Promise<void>> }): void {
+  let pair: ReplicaPair;
+  beforeAll(async () => {
+    // The promoted primary has no replica: its commits wait SESSION_REDIS_WAIT_MS, shortened here, and are acknowledged.
+    pair = await startReplicaPair(sharedStoreEnv(options.store(), { SESSION_REDIS_WAIT_REPLICAS: "1", SESSION_REDIS_WAIT_MS: "200" }));
+  });
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it("answers only 503 UNAVAILABLE while there is no primary, keeps the history whole, and recovers without a restart", async () => {
+    const id = await createSession(pair.a.url);
+    let confirmFailover: (() => Promise<void>) | undefined;
+    const report = await sendThroughOutage(pair, id, async () => {
+      confirmFailover = await options.killPrimary(`${pair.env.SESSION_REDIS_PREFIX!}s:{${id}}`);
+    });
+    await confirmFailover!();
+    const history = (await call(pair.b.url, "GET", `/v1/sessions/${id}`)).body.history as Content[];
+    expectOnlyUnavailableAndIntactHistory(report, history);
+    // New sessions work from both gateway processes, which were never restarted.
+    const fresh = await createSession(pair.b.url);
+    expect((await call(pair.a.url, "POST", `/v1/sessions/${fresh}/messages`, { message: "after the failover" })).status).toBe(200);
+  }, 60_000);
+}
+
+interface OutageReport {
   /** Statuses of the session sends, in order of their replies (-200: a 200 that appended nothing). */
   statuses: number[];
   acked: AckedTurn[];
@@ -193,7 +240,7 @@ export interface OutageReport {
  * returns once `recovered` more turns were acknowledged after the store answered again. Every proxy call made while
  * sends answer 503 is recorded, to show the stateless routes are untouched.
  */
-export async function sendThroughOutage(
+async function sendThroughOutage(
   pair: ReplicaPair,
   id: string,
   breakStore: () => Promise<void>,
@@ -235,7 +282,7 @@ export async function sendThroughOutage(
 }
 
 /** What a primary's death may cost the session routes, and what it may not. */
-export function expectOnlyUnavailableAndIntactHistory(report: OutageReport, history: Content[]): void {
+function expectOnlyUnavailableAndIntactHistory(report: OutageReport, history: Content[]): void {
   expect(report.statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
   for (const message of report.unavailable) expect(message).toMatch(/^UNAVAILABLE: /);
   expect(report.proxyDuringOutage.filter((s) => s !== 200)).toEqual([]);
