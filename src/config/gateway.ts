@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { describeIssues, loadSections, type ConfigSection, type SettingSource } from "./source.js";
+import { parseTenantsFile, type TenantsConfig } from "./tenants-file.js";
 
 export type AuthMode = "keys" | "passthrough" | "none";
 
@@ -14,7 +15,11 @@ export interface GatewayKey {
   tenant: string;
 }
 
-export type AuthConfig = { mode: "keys"; keys: GatewayKey[] } | { mode: "passthrough" } | { mode: "none" };
+/** Keys mode: the keys of GATEWAY_KEYS, or of the tenants file (GATEWAY_CONFIG, reloaded live: `tenantsFile`). */
+export type AuthConfig =
+  | { mode: "keys"; keys: readonly GatewayKey[]; tenantsFile?: { path: string; config: TenantsConfig } }
+  | { mode: "passthrough" }
+  | { mode: "none" };
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
@@ -64,6 +69,7 @@ const schema = z.object({
   GEMINI_API_KEY_FILE: z.string().optional(),
   GOOGLE_API_KEY: z.string().optional(),
   GATEWAY_KEYS: z.string().optional(),
+  GATEWAY_CONFIG: z.string().min(1, "must be the path of the tenants file").optional(),
   GATEWAY_AUTH: z.enum(["keys", "passthrough", "none"], { error: "must be keys, passthrough or none" }).optional(),
   RETRY_BASE_MS: int(0).default(500),
   RETRY_CAP_MS: int(0).default(60_000),
@@ -116,6 +122,18 @@ export function parseKeyPairs(text: string, origin: string): { keys: GatewayKey[
   return { keys, problems };
 }
 
+/** The tenants file: read and checked now (every problem reported at start-up); the server reloads it live. */
+export function readTenantsFile(path: string): { config: TenantsConfig } | { problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const reason = err instanceof Error && "code" in err ? String(err.code) : String(err);
+    return { problems: [`cannot read ${path} (${reason})`] };
+  }
+  return parseTenantsFile(text);
+}
+
 /** GATEWAY_KEYS is either the pairs themselves or, when it holds no ':', the path of a file of pairs. */
 const listsKeyPairs = (value: string): boolean => value.includes(":");
 
@@ -131,7 +149,7 @@ function readGatewayKeys(value: string): { keys: GatewayKey[]; problems: string[
   return parseKeyPairs(text, `file ${value}`);
 }
 
-const authSchema = schema.pick({ GATEWAY_AUTH: true, GATEWAY_KEYS: true, GEMINI_API_KEY: true, GEMINI_API_KEY_FILE: true, GOOGLE_API_KEY: true });
+const authSchema = schema.pick({ GATEWAY_AUTH: true, GATEWAY_KEYS: true, GATEWAY_CONFIG: true, GEMINI_API_KEY: true, GEMINI_API_KEY_FILE: true, GOOGLE_API_KEY: true });
 type AuthSettings = z.infer<typeof authSchema>;
 
 /** The upstream key: GEMINI_API_KEY, or the file GEMINI_API_KEY_FILE names (a mounted secret), else GOOGLE_API_KEY.
@@ -166,7 +184,17 @@ function resolveAuth(settings: AuthSettings): { auth?: AuthConfig; apiKey?: stri
   // wrong, and "needs the upstream key" beside it would mislead.
   const hasKey = apiKey !== undefined || upstream.problems.length > 0;
   const withKey = { ...(apiKey ? { apiKey } : {}) };
-  const mode: AuthMode | undefined = settings.GATEWAY_AUTH ?? (settings.GATEWAY_KEYS ? "keys" : undefined);
+  const mode: AuthMode | undefined = settings.GATEWAY_AUTH ?? (settings.GATEWAY_KEYS || settings.GATEWAY_CONFIG ? "keys" : undefined);
+  if (settings.GATEWAY_CONFIG !== undefined) {
+    const problems = [...upstream.problems];
+    if (mode !== "keys") problems.push(`GATEWAY_CONFIG: the tenants file holds client keys: GATEWAY_AUTH must be keys (or unset), not ${mode}`);
+    if (settings.GATEWAY_KEYS) problems.push("GATEWAY_CONFIG: the tenants file holds the keys: not together with GATEWAY_KEYS");
+    if (!hasKey) problems.push("GEMINI_API_KEY: GATEWAY_AUTH=keys needs the upstream key (GEMINI_API_KEY, GEMINI_API_KEY_FILE or GOOGLE_API_KEY)");
+    const file = readTenantsFile(settings.GATEWAY_CONFIG);
+    if ("problems" in file) return { problems: [...problems, ...file.problems.map((p) => `GATEWAY_CONFIG: ${settings.GATEWAY_CONFIG}: ${p}`)] };
+    const auth: AuthConfig = { mode: "keys", keys: file.config.keys, tenantsFile: { path: settings.GATEWAY_CONFIG, config: file.config } };
+    return { auth, ...withKey, problems };
+  }
   if (mode === "passthrough" || (mode === undefined && !hasKey)) {
     // Without an upstream key the only workable mode is to forward the client's key.
     return { auth: { mode: "passthrough" }, ...withKey, problems: upstream.problems };
@@ -199,6 +227,9 @@ const help: Record<keyof typeof schema.shape, string> = {
   GOOGLE_API_KEY: "the upstream key when neither GEMINI_API_KEY nor GEMINI_API_KEY_FILE is set",
   GATEWAY_KEYS:
     "client keys as key:tenant,key2:tenant2, or the path of a file of key:tenant lines (# comments); tenants: letters, digits, . _ - (up to 64); only their sha256 is kept",
+  GATEWAY_CONFIG:
+    "the tenants file (YAML): each tenant's keys (or their sha256: digests), allowed models and limits; reloaded on SIGHUP " +
+    "and when it changes (a bad file is refused and the live one kept); instead of GATEWAY_KEYS",
   GATEWAY_AUTH:
     "keys (clients present a GATEWAY_KEYS key), passthrough (the client's own Google key is forwarded) or none (open gateway); " +
     "unset: keys with GATEWAY_KEYS, passthrough without an upstream key, else start-up refuses",

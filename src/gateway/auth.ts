@@ -4,7 +4,7 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { hashApiKey, type AuthConfig } from "../config/gateway.js";
+import { hashApiKey, type AuthConfig, type GatewayKey } from "../config/gateway.js";
 import type { GeminiError} from "../gemini/errors.js";
 import { invalidArgument, permissionDenied, RPC_TYPE_PREFIX } from "../gemini/errors.js";
 
@@ -53,6 +53,8 @@ export class Authenticator {
   constructor(
     private readonly auth: AuthConfig,
     private readonly upstreamKey: string | undefined,
+    /** The keys now (the tenants file is reloaded live); default: the configured ones. */
+    private readonly keys: () => readonly GatewayKey[] = () => (auth.mode === "keys" ? auth.keys : []),
   ) {}
 
   authenticate(headers: IncomingHttpHeaders, query: URLSearchParams, bearer = false): Caller | GeminiError {
@@ -67,7 +69,7 @@ export class Authenticator {
         const presented = hashApiKey(key);
         let tenant: string | undefined;
         // Compare against every configured key, without stopping early, in constant time per comparison.
-        for (const entry of this.auth.keys) if (timingSafeEqual(entry.hash, presented) && tenant === undefined) tenant = entry.tenant;
+        for (const entry of this.keys()) if (timingSafeEqual(entry.hash, presented) && tenant === undefined) tenant = entry.tenant;
         return tenant !== undefined && this.upstreamKey ? { tenant, upstreamKey: this.upstreamKey } : invalidKeyError();
       }
     }

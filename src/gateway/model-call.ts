@@ -155,6 +155,8 @@ export interface ModelCallDeps {
   captureMessageContent?: boolean;
   /** A fault outside the sink (the log line, a settle hook): counted and logged by telemetry. */
   onTelemetryFault?(stage: TelemetryStage, err: unknown): void;
+  /** The tenant's policy: an error refuses the call before any upstream attempt (the refusal is still recorded). */
+  admit?(call: { tenant: string; model: string; operation: string }): GeminiError | undefined;
 }
 
 /** Why the call stopped early: the client went away, or the request's deadline passed. */
@@ -292,6 +294,11 @@ class ModelCall {
 
   /** Attempts until one answer is handed to the client (streamed through, forwarded, or made by the gateway). */
   private async attempts(): Promise<void> {
+    const refused = this.deps.admit?.({ tenant: this.input.tenant, model: this.input.model, operation: this.input.operation });
+    if (refused) {
+      this.record.gatewayOverheadMs = performance.now() - this.t0;
+      return this.gatewayError(refused, String(refused.code));
+    }
     for (;;) {
       this.record.gatewayOverheadMs ??= performance.now() - this.t0;
       const attempt: AttemptRecord = { startedAt: Date.now(), endedAt: 0, outcome: "other" };

@@ -4,6 +4,8 @@ import { Router } from "express";
 
 export interface OpsDeps {
   isDraining(): boolean;
+  /** The tenants file's version now live (GATEWAY_CONFIG), shown by /readyz. */
+  configVersion(): string | undefined;
 }
 
 export function opsRoutes(deps: OpsDeps): Router {
@@ -12,8 +14,10 @@ export function opsRoutes(deps: OpsDeps): Router {
     res.json({ status: "ok" });
   });
   router.get("/readyz", (_req, res) => {
-    if (deps.isDraining()) res.status(503).json({ status: "draining" });
-    else res.json({ status: "ready" });
+    const version = deps.configVersion();
+    const config = version ? { configVersion: version } : {};
+    if (deps.isDraining()) res.status(503).json({ status: "draining", ...config });
+    else res.json({ status: "ready", ...config });
   });
   return router;
 }

@@ -32,6 +32,8 @@ export interface AppDeps {
   auth: Authenticator;
   logger: Logger;
   isDraining(): boolean;
+  /** The tenants file's version now live, for /readyz. */
+  configVersion(): string | undefined;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -62,7 +64,7 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
 function expressApp(deps: AppDeps, onUnexpectedError: (err: unknown) => void): Express {
   const { maxBodyBytes, metrics, healthOnApiPort } = deps.config.gateway;
   const app = bareApp();
-  if (healthOnApiPort) app.use(opsRoutes({ isDraining: deps.isDraining }));
+  if (healthOnApiPort) app.use(opsRoutes({ isDraining: deps.isDraining, configVersion: deps.configVersion }));
   // With METRICS_PORT, /metrics is on its own listener only (see opsHandler).
   if (deps.telemetry && !metrics) app.use(metricsRouter(deps.telemetry));
   app.use(sessionRoutes(deps.sessions, deps.auth, { maxBodyBytes, bodyIdleMs: deps.config.gateway.bodyIdleTimeoutMs, onUnexpectedError }));
@@ -71,9 +73,9 @@ function expressApp(deps: AppDeps, onUnexpectedError: (err: unknown) => void): E
 }
 
 /** The METRICS_PORT listener: /metrics and the probes, nothing else. */
-export function opsHandler(deps: Pick<AppDeps, "telemetry" | "isDraining" | "logger">): RequestHandler {
+export function opsHandler(deps: Pick<AppDeps, "telemetry" | "isDraining" | "configVersion" | "logger">): RequestHandler {
   const app = bareApp();
-  app.use(opsRoutes({ isDraining: deps.isDraining }));
+  app.use(opsRoutes({ isDraining: deps.isDraining, configVersion: deps.configVersion }));
   if (deps.telemetry) app.use(metricsRouter(deps.telemetry));
   finish(app, 0, (err) => deps.logger.error({ err }, "unhandled error"));
   return (req, res) => void app(req, res);

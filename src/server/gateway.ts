@@ -20,6 +20,8 @@ import { createSessions, type SessionService } from "../sessions/index.js";
 import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import type { TurnSink } from "../turn/record.js";
 import { createRequestHandler, opsHandler } from "./app.js";
+import { reloadTenantsFile } from "./tenants-reload.js";
+import { TenantDirectory } from "../gateway/tenants.js";
 import { answerParserErrors, INVALID_REQUEST_ROUTE } from "./client-errors.js";
 import type { Config } from "./config.js";
 
@@ -82,12 +84,12 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       logDestination,
     );
   const auth = config.gateway.auth;
-  const tenants = new Set(auth.mode === "keys" ? auth.keys.map((k) => k.tenant) : []);
+  const tenants = new TenantDirectory(auth);
   const telemetry =
     deps.turnSink === undefined
       ? (deps.telemetry ??
         createTelemetry(config.telemetry ?? loadTelemetryConfig({}), {
-          isKnownTenant: (tenant) => tenants.has(tenant),
+          isKnownTenant: (tenant) => tenants.knows(tenant),
           log: (message) => logger.info(message),
           logError: (err, message) => logger.error({ err }, message),
         }))
@@ -99,6 +101,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     logger,
     ...(deps.random ? { random: deps.random } : {}),
     ...(telemetry ? { onTelemetryFault: (stage, err) => telemetry.telemetryFault(stage, err) } : {}),
+    admit: (call) => tenants.admit(call),
   });
   const sessionConfig = config.sessions ?? defaultSessionConfig;
   const resourceConfig = config.resources ?? defaultResourceConfig;
@@ -141,7 +144,8 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     guard,
     interactions,
     telemetry,
-    auth: new Authenticator(config.gateway.auth, config.gateway.upstream.apiKey),
+    auth: new Authenticator(config.gateway.auth, config.gateway.upstream.apiKey, () => tenants.keys),
+    configVersion: () => tenants.version,
     logger,
     isDraining: () => draining,
   });
@@ -161,7 +165,11 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   };
   answerParserErrors(server, refused);
   const url = await listen(server, config.gateway.port, config.gateway.host);
-  const metricsServer = config.gateway.metrics ? createServer(opsHandler({ telemetry, isDraining: () => draining, logger })) : undefined;
+  const metricsServer = config.gateway.metrics
+    ? createServer(opsHandler({ telemetry, isDraining: () => draining, configVersion: () => tenants.version, logger }))
+    : undefined;
+  const tenantsReload = auth.mode === "keys" && auth.tenantsFile ? reloadTenantsFile(auth.tenantsFile.path, tenants, logger) : undefined;
+  if (tenants.version) logger.info({ path: auth.mode === "keys" ? auth.tenantsFile?.path : undefined, version: tenants.version }, "tenants file loaded");
   if (metricsServer) answerParserErrors(metricsServer, refused);
   const metricsUrl = metricsServer && config.gateway.metrics ? await listen(metricsServer, config.gateway.metrics.port, config.gateway.metrics.host) : undefined;
   const { port } = server.address() as AddressInfo;
@@ -173,6 +181,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const stop = (timeoutMs: number): Promise<void> =>
     (stopping ??= (async () => {
       draining = true;
+      tenantsReload?.close();
       logger.info({ timeoutMs }, "draining");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections become idle as their last response ends: close them as they do.

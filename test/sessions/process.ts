@@ -14,6 +14,8 @@ export interface GatewayProcess {
   /** SIGTERM, then wait for the exit. */
   stop(): Promise<number | string>;
   kill9(): Promise<number | string>;
+  /** Every log line so far, parsed. */
+  logs: Array<Record<string, unknown>>;
 }
 
 export async function spawnGateway(upstream: string, env: Record<string, string>): Promise<GatewayProcess> {
@@ -35,10 +37,12 @@ export async function spawnGateway(upstream: string, env: Record<string, string>
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: child.stdout! });
+  const logs: Array<Record<string, unknown>> = [];
   const url = await new Promise<string>((resolve, reject) => {
     lines.on("line", (line) => {
       try {
         const entry = JSON.parse(line) as { msg?: string; url?: string };
+        logs.push(entry);
         if (entry.msg === "gateway listening" && entry.url) resolve(entry.url);
       } catch {
         // not a log line
@@ -50,6 +54,7 @@ export async function spawnGateway(upstream: string, env: Record<string, string>
     url,
     child,
     exited,
+    logs,
     stop: () => {
       child.kill("SIGTERM");
       return exited;

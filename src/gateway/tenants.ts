@@ -1,0 +1,56 @@
+// The tenants the gateway knows now: their keys and policies (allowed models, later their limits). Built from
+// GATEWAY_KEYS (keys only) or the tenants file, whose reload swaps the whole directory at once, so a request sees one
+// version of it from authentication to admission.
+
+import type { AuthConfig, GatewayKey } from "../config/gateway.js";
+import { modelAllowed, type TenantPolicy, type TenantsConfig } from "../config/tenants-file.js";
+import { permissionDenied, type GeminiError } from "../gemini/errors.js";
+
+/** Operations that cost nothing: never refused by a tenant's policy. */
+const FREE_OPERATIONS: ReadonlySet<string> = new Set(["get_model", "list_models"]);
+
+interface Snapshot {
+  /** The tenants file's version; undefined without a file. */
+  version?: string;
+  keys: readonly GatewayKey[];
+  tenants: ReadonlyMap<string, TenantPolicy>;
+  /** The tenants that have a key (telemetry labels only those; any other tenant label is folded). */
+  named: ReadonlySet<string>;
+}
+
+const snapshot = (config: Omit<Snapshot, "named">): Snapshot => ({ ...config, named: new Set(config.keys.map((k) => k.tenant)) });
+
+export class TenantDirectory {
+  #now: Snapshot;
+
+  constructor(auth: AuthConfig) {
+    const file = auth.mode === "keys" ? auth.tenantsFile?.config : undefined;
+    this.#now = snapshot(file ?? { keys: auth.mode === "keys" ? auth.keys : [], tenants: new Map() });
+  }
+
+  knows(tenant: string): boolean {
+    return this.#now.named.has(tenant);
+  }
+
+  get version(): string | undefined {
+    return this.#now.version;
+  }
+
+  get keys(): readonly GatewayKey[] {
+    return this.#now.keys;
+  }
+
+  /** Swaps in a reloaded tenants file. */
+  replace(config: TenantsConfig): void {
+    this.#now = snapshot(config);
+  }
+
+  /** Refuses a call the tenant's policy does not allow before it goes upstream; undefined when it may go. */
+  admit(call: { tenant: string; model: string; operation: string }): GeminiError | undefined {
+    if (!call.model || FREE_OPERATIONS.has(call.operation)) return undefined;
+    const policy = this.#now.tenants.get(call.tenant);
+    if (modelAllowed(policy, call.model)) return undefined;
+    const model = call.model.replace(/^models\//, "");
+    return permissionDenied(`Tenant ${call.tenant} may not use model ${model}; its models are ${policy!.models!.join(", ")} (GATEWAY_CONFIG).`);
+  }
+}
