@@ -3,6 +3,7 @@
 //   upstream attempts (retry policy, budget, deadline) -> response streamed to the client through the route's tap
 //   -> ONE TurnRecord handed to the TurnSink (also on failure and client abort) -> one request log line.
 
+import type { Admission, AdmittedCall, CallToAdmit } from "../tenants/governor.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
@@ -155,8 +156,9 @@ export interface ModelCallDeps {
   captureMessageContent?: boolean;
   /** A fault outside the sink (the log line, a settle hook): counted and logged by telemetry. */
   onTelemetryFault?(stage: TelemetryStage, err: unknown): void;
-  /** The tenant's policy: an error refuses the call before any upstream attempt (the refusal is still recorded). */
-  admit?(call: { tenant: string; model: string; operation: string }): GeminiError | undefined;
+  /** The tenant's policy: a refusal answers the call before any upstream attempt (and is recorded); an admitted call
+   *  is settled when it ends. */
+  admit?(call: CallToAdmit): Promise<Admission>;
 }
 
 /** Why the call stopped early: the client went away, or the request's deadline passed. */
@@ -237,6 +239,8 @@ class ModelCall {
   private headSent = false;
   /** The request body is piped upstream as it arrives (file data). */
   private readonly streamedBody: boolean;
+  /** Admitted by the tenant's policy: settled (slot freed, usage counted) when the call ends. */
+  private admitted: AdmittedCall | undefined;
 
   constructor(
     private readonly deps: ModelCallDeps,
@@ -286,6 +290,7 @@ class ModelCall {
       this.input.signal.removeEventListener("abort", onClientAbort);
       this.record.endedAt = Date.now();
     }
+    await this.admitted?.settle(this.record);
     // The record says what the client got, even when the server answered for the call (a parser error mid-body).
     const sent = this.out.sentStatus?.();
     if (sent !== undefined && sent !== this.record.httpStatus && this.record.httpStatus !== 0) this.record.httpStatus = sent;
@@ -294,11 +299,12 @@ class ModelCall {
 
   /** Attempts until one answer is handed to the client (streamed through, forwarded, or made by the gateway). */
   private async attempts(): Promise<void> {
-    const refused = this.deps.admit?.({ tenant: this.input.tenant, model: this.input.model, operation: this.input.operation });
-    if (refused) {
-      this.record.gatewayOverheadMs = performance.now() - this.t0;
-      return this.gatewayError(refused, String(refused.code));
+    const admission = await this.deps.admit?.({ tenant: this.input.tenant, model: this.input.model, operation: this.input.operation });
+    if (admission && "refused" in admission) {
+      this.record.refusedBy = admission.rule;
+      return this.gatewayError(admission.refused, String(admission.refused.code));
     }
+    this.admitted = admission;
     for (;;) {
       this.record.gatewayOverheadMs ??= performance.now() - this.t0;
       const attempt: AttemptRecord = { startedAt: Date.now(), endedAt: 0, outcome: "other" };

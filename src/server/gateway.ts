@@ -21,7 +21,9 @@ import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import type { TurnSink } from "../turn/record.js";
 import { createRequestHandler, opsHandler } from "./app.js";
 import { reloadTenantsFile } from "./tenants-reload.js";
-import { TenantDirectory } from "../gateway/tenants.js";
+import { TenantDirectory } from "../tenants/directory.js";
+import { MemoryLimitCounters } from "../tenants/counters.js";
+import { TenantGovernor } from "../tenants/governor.js";
 import { answerParserErrors, INVALID_REQUEST_ROUTE } from "./client-errors.js";
 import type { Config } from "./config.js";
 
@@ -94,6 +96,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
           logError: (err, message) => logger.error({ err }, message),
         }))
       : undefined;
+  const governor = new TenantGovernor(tenants, new MemoryLimitCounters());
   const modelCalls = new ModelCallService({
     config: config.gateway,
     // Exactly one of the two exists: the test's sink, or telemetry's.
@@ -101,7 +104,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     logger,
     ...(deps.random ? { random: deps.random } : {}),
     ...(telemetry ? { onTelemetryFault: (stage, err) => telemetry.telemetryFault(stage, err) } : {}),
-    admit: (call) => tenants.admit(call),
+    admit: (call) => governor.admit(call),
   });
   const sessionConfig = config.sessions ?? defaultSessionConfig;
   const resourceConfig = config.resources ?? defaultResourceConfig;

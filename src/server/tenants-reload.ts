@@ -6,7 +6,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
 import { readTenantsFile } from "../config/gateway.js";
-import type { TenantDirectory } from "../gateway/tenants.js";
+import type { TenantDirectory } from "../tenants/directory.js";
 
 /** Changes come in bursts (truncate, write, rename): read the file once they settle. */
 const SETTLE_MS = 100;

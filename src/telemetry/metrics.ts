@@ -110,6 +110,7 @@ export class GatewayMetrics {
   private readonly sessionEvictions = this.counter("gemini_gateway_session_evictions_total", "Sessions evicted by reason.", ["reason"]);
   private readonly sessionTurn = this.histogram("gemini_gateway_session_turn", "Turn number of each session message.", [], SESSION_TURN_BUCKETS);
   private readonly sessionPromptTokens = this.histogram("gemini_gateway_session_prompt_tokens", "promptTokenCount per session turn: how context grows.", [], TOKEN_USAGE_BUCKETS);
+  private readonly limitRejections = this.counter("gemini_gateway_limit_rejections_total", "Calls refused before upstream by their tenant's policy (GATEWAY_CONFIG): limit is the limit reached (requestsPerMinute, tokensPerMinute, concurrentRequests, ...) or models (a model outside the tenant's list).", ["tenant", "limit"]);
   private readonly redisFailures = this.counter("gemini_gateway_redis_failures_total", "Operations on the shared Redis store that failed (each answered 503 UNAVAILABLE), by what they were for: sessions, resource_owners, interaction_chains.", ["concern"]);
   private readonly unreplicatedCommits = this.counter("gemini_gateway_session_unreplicated_commits_total", "Session turns acknowledged although fewer Redis replicas than SESSION_REDIS_WAIT_REPLICAS confirmed them in time: a failover now could lose them.", []);
   private readonly turnCap = this.counter("gemini_gateway_turn_cap_total", "Turn cap hits by action: rejected, trimmed.", ["action"]);
@@ -202,7 +203,9 @@ export class GatewayMetrics {
       }
     });
     if (turn.retryBudgetExhausted) inc(this.retryBudgetExhausted, { model }, 1);
-    if (turn.httpStatus === 429) inc(this.rateLimited, { model, quota: turn.rateLimitedQuota ?? "unknown" }, 1);
+    // A tenant limit's 429 is the gateway's own refusal, not Google's rate limit handed on.
+    if (turn.refusedBy) inc(this.limitRejections, { tenant, limit: turn.refusedBy }, 1);
+    else if (turn.httpStatus === 429) inc(this.rateLimited, { model, quota: turn.rateLimitedQuota ?? "unknown" }, 1);
     if (turn.clientAborted) inc(this.clientAborts, { model }, 1);
     if (turn.trimmedTurns) this.inc(this.turnCap, { action: "trimmed" }, 1);
     if (turn.sessionTurn !== undefined) observe(this.sessionTurn, {}, turn.sessionTurn);

@@ -97,6 +97,8 @@ export interface TurnRecord {
   errorType?: string;
   /** For 429s handed to the client. */
   rateLimitedQuota?: QuotaKind;
+  /** The tenant's policy refused the call before upstream: "models" or the limit's name (requestsPerMinute, ...). */
+  refusedBy?: string;
   startedAt: number;
   endedAt: number;
   /** Streaming: when the first chunk reached the client. */

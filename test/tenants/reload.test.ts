@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readTenantsFile } from "../../src/config/gateway.js";
-import { TenantDirectory } from "../../src/gateway/tenants.js";
+import { TenantDirectory } from "../../src/tenants/directory.js";
 import { reloadTenantsFile } from "../../src/server/tenants-reload.js";
 import { startTestSimulator, type TestSimulator } from "../helpers/sim.js";
 import { call } from "../sessions/harness.js";
@@ -22,6 +22,9 @@ tenants:
     models: [gemini-2.0-flash, gemini-2.5-flash*]
   team-b:
     keys: ["${sha("key-b")}"]   # the file holds no secret of team-b
+  team-c:
+    keys: [key-c]
+    limits: { requestsPerMinute: 3 }
 `;
 
 let dir: string;
@@ -83,7 +86,7 @@ describe("the tenants file", () => {
     const version = await configVersion();
     // Log lines are written in batches: wait for it.
     await until("the reload's log line", () => gw.logs.some((l) => l.msg === "tenants file loaded" && l.version === version));
-    expect(gw.logs.find((l) => l.msg === "tenants file loaded" && l.version === version)).toMatchObject({ path: file, tenants: 2, keys: 2 });
+    expect(gw.logs.find((l) => l.msg === "tenants file loaded" && l.version === version)).toMatchObject({ path: file, tenants: 3, keys: 3 });
 
     const live = await configVersion();
     writeFileSync(file, "tenants:\n  team-a:\n    keys: []\n");
@@ -91,6 +94,28 @@ describe("the tenants file", () => {
     expect(gw.logs.find((l) => l.msg === "tenants file refused: the live version stays")).toMatchObject({ problems: ["tenants.team-a.keys: must list at least one key"], liveVersion: live });
     expect(await configVersion()).toBe(live);
     expect((await generate("key-a-2", "gemini-2.0-flash")).status).toBe(200);
+  });
+});
+
+describe("limits", () => {
+  it("requestsPerMinute: the 4th call of a minute is Gemini's 429 with RetryInfo, a QuotaFailure and Retry-After; counted", async () => {
+    // Fixed windows: start early in a minute, so the four calls fall in one.
+    if (Date.now() % 60_000 > 50_000) await sleep(60_000 - (Date.now() % 60_000) + 10);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await generate("key-c", "gemini-2.0-flash")).status);
+    expect(statuses).toEqual([200, 200, 200]);
+    const refused = await generate("key-c", "gemini-2.0-flash");
+    expect([refused.status, refused.body.error?.status]).toEqual([429, "RESOURCE_EXHAUSTED"]);
+    expect(refused.body.error?.message).toMatch(/^Tenant team-c reached its limit of 3 requests per minute \(GATEWAY_CONFIG limits\.requestsPerMinute\); retry after \d+\.\d s\.$/);
+    const details = (refused.body.error as unknown as { details: Array<Record<string, unknown>> }).details;
+    expect(details[0]).toMatchObject({ "@type": "type.googleapis.com/google.rpc.QuotaFailure", violations: [{ quotaId: "requestsPerMinute", quotaValue: "3" }] });
+    const delaySeconds = Number(String(details[1]!.retryDelay).slice(0, -1));
+    expect(delaySeconds).toBeGreaterThan(0);
+    expect(delaySeconds).toBeLessThanOrEqual(60);
+    expect(Number(refused.headers.get("retry-after"))).toBe(Math.ceil(delaySeconds));
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toContain('gemini_gateway_limit_rejections_total{tenant="team-c",limit="requestsPerMinute"} 1');
+    expect(metrics).toContain('gemini_gateway_limit_rejections_total{tenant="team-a",limit="models"} 3');
   });
 });
 

@@ -1,13 +1,9 @@
-// The tenants the gateway knows now: their keys and policies (allowed models, later their limits). Built from
+// The tenants the gateway knows now: their keys and policies (allowed models, limits). Built from
 // GATEWAY_KEYS (keys only) or the tenants file, whose reload swaps the whole directory at once, so a request sees one
 // version of it from authentication to admission.
 
 import type { AuthConfig, GatewayKey } from "../config/gateway.js";
-import { modelAllowed, type TenantPolicy, type TenantsConfig } from "../config/tenants-file.js";
-import { permissionDenied, type GeminiError } from "../gemini/errors.js";
-
-/** Operations that cost nothing: never refused by a tenant's policy. */
-const FREE_OPERATIONS: ReadonlySet<string> = new Set(["get_model", "list_models"]);
+import type { TenantPolicy, TenantsConfig } from "../config/tenants-file.js";
 
 interface Snapshot {
   /** The tenants file's version; undefined without a file. */
@@ -45,12 +41,8 @@ export class TenantDirectory {
     this.#now = snapshot(config);
   }
 
-  /** Refuses a call the tenant's policy does not allow before it goes upstream; undefined when it may go. */
-  admit(call: { tenant: string; model: string; operation: string }): GeminiError | undefined {
-    if (!call.model || FREE_OPERATIONS.has(call.operation)) return undefined;
-    const policy = this.#now.tenants.get(call.tenant);
-    if (modelAllowed(policy, call.model)) return undefined;
-    const model = call.model.replace(/^models\//, "");
-    return permissionDenied(`Tenant ${call.tenant} may not use model ${model}; its models are ${policy!.models!.join(", ")} (GATEWAY_CONFIG).`);
+  /** The tenant's policy (tenants file only). */
+  policy(tenant: string): TenantPolicy | undefined {
+    return this.#now.tenants.get(tenant);
   }
 }
