@@ -48,6 +48,8 @@ export interface GatewayConfig {
    *  each request's Host (and X-Forwarded-Proto / X-Forwarded-Host) headers. */
   publicUrl?: string;
   logLevel: LogLevel;
+  /** Tenant limits while their shared store (Redis) is unreachable: admit calls uncounted, or refuse them (503). */
+  limitsOnStoreDown: "open" | "closed";
 }
 
 export const hashApiKey = (key: string): Buffer => createHash("sha256").update(key).digest();
@@ -70,6 +72,7 @@ const schema = z.object({
   GOOGLE_API_KEY: z.string().optional(),
   GATEWAY_KEYS: z.string().optional(),
   GATEWAY_CONFIG: z.string().min(1, "must be the path of the tenants file").optional(),
+  LIMITS_ON_STORE_DOWN: z.enum(["open", "closed"], { error: "must be open or closed" }).default("open"),
   GATEWAY_AUTH: z.enum(["keys", "passthrough", "none"], { error: "must be keys, passthrough or none" }).optional(),
   RETRY_BASE_MS: int(0).default(500),
   RETRY_CAP_MS: int(0).default(60_000),
@@ -230,6 +233,8 @@ const help: Record<keyof typeof schema.shape, string> = {
   GATEWAY_CONFIG:
     "the tenants file (YAML): each tenant's keys (or their sha256: digests), allowed models and limits; reloaded on SIGHUP " +
     "and when it changes (a bad file is refused and the live one kept); instead of GATEWAY_KEYS",
+  LIMITS_ON_STORE_DOWN:
+    "tenant limits while Redis (SESSION_STORE) is unreachable: open (calls pass uncounted) or closed (refused with 503); failures are counted in gemini_gateway_redis_failures_total",
   GATEWAY_AUTH:
     "keys (clients present a GATEWAY_KEYS key), passthrough (the client's own Google key is forwarded) or none (open gateway); " +
     "unset: keys with GATEWAY_KEYS, passthrough without an upstream key, else start-up refuses",
@@ -299,6 +304,7 @@ export const gatewaySection: ConfigSection<GatewayConfig> = {
         healthOnApiPort: s.HEALTH_ON_API_PORT === "true",
         ...(s.PUBLIC_URL ? { publicUrl: s.PUBLIC_URL.replace(/\/+$/, "") } : {}),
         logLevel: s.LOG_LEVEL,
+        limitsOnStoreDown: s.LIMITS_ON_STORE_DOWN,
       },
     };
   },

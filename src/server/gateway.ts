@@ -22,7 +22,7 @@ import type { TurnSink } from "../turn/record.js";
 import { createRequestHandler, opsHandler } from "./app.js";
 import { reloadTenantsFile } from "./tenants-reload.js";
 import { TenantDirectory } from "../tenants/directory.js";
-import { MemoryLimitCounters } from "../tenants/counters.js";
+import { MemoryLimitCounters, RedisLimitCounters } from "../tenants/counters.js";
 import { TenantGovernor } from "../tenants/governor.js";
 import { answerParserErrors, INVALID_REQUEST_ROUTE } from "./client-errors.js";
 import type { Config } from "./config.js";
@@ -96,7 +96,19 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
           logError: (err, message) => logger.error({ err }, message),
         }))
       : undefined;
-  const governor = new TenantGovernor(tenants, new MemoryLimitCounters());
+  const sessionConfig = config.sessions ?? defaultSessionConfig;
+  const resourceConfig = config.resources ?? defaultResourceConfig;
+  // Resource owners and interaction chains live where sessions do, over one connection: one replica's record is every
+  // replica's.
+  const redis =
+    sessionConfig.store === "memory"
+      ? undefined
+      : await openRedisConnection(sessionConfig.store, telemetry ? { onFailure: (concern) => telemetry.countRedisFailure(concern) } : {});
+  const governor = new TenantGovernor(
+    tenants,
+    redis ? new RedisLimitCounters(redis, sessionConfig.redisPrefix, config.gateway.requestDeadlineMs) : new MemoryLimitCounters(),
+    config.gateway.limitsOnStoreDown,
+  );
   const modelCalls = new ModelCallService({
     config: config.gateway,
     // Exactly one of the two exists: the test's sink, or telemetry's.
@@ -106,14 +118,6 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     ...(telemetry ? { onTelemetryFault: (stage, err) => telemetry.telemetryFault(stage, err) } : {}),
     admit: (call) => governor.admit(call),
   });
-  const sessionConfig = config.sessions ?? defaultSessionConfig;
-  const resourceConfig = config.resources ?? defaultResourceConfig;
-  // Resource owners and interaction chains live where sessions do, over one connection: one replica's record is every
-  // replica's.
-  const redis =
-    sessionConfig.store === "memory"
-      ? undefined
-      : await openRedisConnection(sessionConfig.store, telemetry ? { onFailure: (concern) => telemetry.countRedisFailure(concern) } : {});
   const keyedStore = redis ? redisKeyedStore(redis, sessionConfig.redisPrefix) : memoryKeyedStore();
   const guard = new ResourceGuard(
     ownerStore(keyedStore, { maxOwners: resourceConfig.maxOwners, ttlSeconds: resourceConfig.ownerTtlSeconds }),

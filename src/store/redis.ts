@@ -13,7 +13,7 @@ import { GeminiError, unavailable } from "../gemini/errors.js";
 export type RedisClient = Redis | Cluster;
 
 /** What a Redis failure stops, as the `concern` label of gemini_gateway_redis_failures_total. */
-export type StoreConcern = "sessions" | "resource_owners" | "interaction_chains";
+export type StoreConcern = "sessions" | "resource_owners" | "interaction_chains" | "tenant_limits";
 
 export interface RedisConnection {
   readonly client: RedisClient;

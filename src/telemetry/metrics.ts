@@ -60,7 +60,7 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
 
 export const EVICTION_REASONS = ["capacity", "bytes", "ttl", "deleted"] as const;
 /** What the shared Redis store is for (src/store/redis.ts StoreConcern): each exported from the start, at 0. */
-const REDIS_CONCERNS = ["sessions", "resource_owners", "interaction_chains"] as const;
+const REDIS_CONCERNS = ["sessions", "resource_owners", "interaction_chains", "tenant_limits"] as const;
 const KNOWN_EVICTION_REASONS: ReadonlySet<string> = new Set(EVICTION_REASONS);
 const NAMED_ERROR_TYPES: ReadonlySet<string> = new Set(["timeout", "network", "cancelled", "midstream_error", "failed"]);
 /** OpenMetrics' bound on an exemplar's label names and values together (prom-client enforces it). */
@@ -111,7 +111,7 @@ export class GatewayMetrics {
   private readonly sessionTurn = this.histogram("gemini_gateway_session_turn", "Turn number of each session message.", [], SESSION_TURN_BUCKETS);
   private readonly sessionPromptTokens = this.histogram("gemini_gateway_session_prompt_tokens", "promptTokenCount per session turn: how context grows.", [], TOKEN_USAGE_BUCKETS);
   private readonly limitRejections = this.counter("gemini_gateway_limit_rejections_total", "Calls refused before upstream by their tenant's policy (GATEWAY_CONFIG): limit is the limit reached (requestsPerMinute, tokensPerMinute, concurrentRequests, ...) or models (a model outside the tenant's list).", ["tenant", "limit"]);
-  private readonly redisFailures = this.counter("gemini_gateway_redis_failures_total", "Operations on the shared Redis store that failed (each answered 503 UNAVAILABLE), by what they were for: sessions, resource_owners, interaction_chains.", ["concern"]);
+  private readonly redisFailures = this.counter("gemini_gateway_redis_failures_total", "Operations on the shared Redis store that failed (each answered 503 UNAVAILABLE), by what they were for: sessions, resource_owners, interaction_chains, tenant_limits.", ["concern"]);
   private readonly unreplicatedCommits = this.counter("gemini_gateway_session_unreplicated_commits_total", "Session turns acknowledged although fewer Redis replicas than SESSION_REDIS_WAIT_REPLICAS confirmed them in time: a failover now could lose them.", []);
   private readonly turnCap = this.counter("gemini_gateway_turn_cap_total", "Turn cap hits by action: rejected, trimmed.", ["action"]);
   private readonly telemetryErrors = this.counter("gemini_gateway_telemetry_errors_total", "Faults while recording a turn, by stage: span, exemplar, metrics, log, settle. The turn's metrics are still recorded (an exemplar is dropped, not the count).", ["stage"]);

@@ -3,7 +3,8 @@
 
 import { modelAllowed } from "../config/tenants-file.js";
 import { breakdownTotal } from "../gemini/usage.js";
-import { permissionDenied, type GeminiError } from "../gemini/errors.js";
+import { randomBytes } from "node:crypto";
+import { GeminiError, permissionDenied, unavailable } from "../gemini/errors.js";
 import type { TenantDirectory } from "./directory.js";
 import type { TurnRecord } from "../turn/record.js";
 import type { LimitCounters } from "./counters.js";
@@ -17,7 +18,7 @@ export interface AdmittedCall {
   settle(record: TurnRecord): Promise<void>;
 }
 
-export type Admission = { refused: GeminiError; rule: LimitName | "models" } | AdmittedCall;
+export type Admission = { refused: GeminiError; rule: LimitName | "models" | "store_down" } | AdmittedCall;
 
 export interface CallToAdmit {
   tenant: string;
@@ -31,6 +32,8 @@ export class TenantGovernor {
   constructor(
     private readonly tenants: TenantDirectory,
     private readonly counters: LimitCounters,
+    /** When the shared counters cannot be reached: admit calls uncounted (open) or refuse them with a 503 (closed). */
+    private readonly onStoreDown: "open" | "closed" = "open",
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -47,12 +50,21 @@ export class TenantGovernor {
     }
     const { limits } = policy;
     if (Object.keys(limits).length === 0) return ADMITTED_FREELY;
-    const refusal = await this.counters.admit(call.tenant, limits, this.now());
+    const id = randomBytes(9).toString("base64url");
+    let refusal;
+    try {
+      refusal = await this.counters.admit(call.tenant, limits, id, this.now());
+    } catch (err) {
+      // The shared store is down (counted with its concern): LIMITS_ON_STORE_DOWN says whether calls pass meanwhile.
+      if (this.onStoreDown === "closed") return { refused: err instanceof GeminiError ? err : unavailable(String(err)), rule: "store_down" };
+      return ADMITTED_FREELY;
+    }
     if (refusal) return { refused: limitExceeded(call.tenant, refusal.limit, refusal.value, refusal.retryAfterMs), rule: refusal.limit };
     return {
       settle: async (record) => {
         const tokens = record.response?.tokens ? breakdownTotal(record.response.tokens) : 0;
-        await this.counters.settle(call.tenant, limits, { tokens }, this.now()).catch(() => undefined);
+        // A failure here costs the count of one call, never the call (its answer is already out).
+        await this.counters.settle(call.tenant, limits, id, { tokens }, this.now()).catch(() => undefined);
       },
     };
   }

@@ -1,4 +1,4 @@
-// The keyed state every replica shares (resource owners, "counted once" marks, interaction chains) on the three Redis
+// The state every replica shares (resource owners, "counted once" marks, interaction chains, tenant limits) on the three Redis
 // deployments: one server, a Redis Cluster (keys of one space spread over every slot) and Sentinel primaries. Two
 // connections play two replicas.
 import { randomBytes } from "node:crypto";
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRedisUrl, type RedisTarget } from "../../src/config/redis-url.js";
 import { redisKeyedStore, type KeySpace } from "../../src/store/keyed.js";
 import { openRedisConnection, type RedisConnection } from "../../src/store/redis.js";
+import { RedisLimitCounters } from "../../src/tenants/counters.js";
 import { startRedisCluster, startRedisSentinel, type RedisCluster, type RedisSentinelSetup } from "../helpers/redis-deployments.js";
 import { dropKeys } from "../sessions/harness.js";
 
@@ -54,5 +55,12 @@ describe.each([
     expect(claims.sort()).toEqual([false, true]);
     await b.delete("files/f7");
     expect(await a.get("files/f7")).toBeUndefined();
+  });
+
+  it("counts tenant limits in one script per tenant: 6 calls over both replicas admit 3", async () => {
+    const [a, b] = [new RedisLimitCounters(one, PREFIX, 60_000), new RedisLimitCounters(two, PREFIX, 60_000)];
+    const limits = { concurrentRequests: 3 }; // no window: the count cannot straddle a minute
+    const refusals = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).admit("team-x", limits, `call-${i}`, Date.now())));
+    expect(refusals.filter((r) => r === undefined)).toHaveLength(3);
   });
 });

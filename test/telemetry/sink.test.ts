@@ -297,6 +297,7 @@ gemini_gateway_session_prompt_tokens_count 1
 gemini_gateway_redis_failures_total{concern="sessions"} 0
 gemini_gateway_redis_failures_total{concern="resource_owners"} 0
 gemini_gateway_redis_failures_total{concern="interaction_chains"} 0
+gemini_gateway_redis_failures_total{concern="tenant_limits"} 0
 gemini_gateway_session_unreplicated_commits_total 0
 gemini_gateway_turn_cap_total{action="trimmed"} 1
 gemini_gateway_turn_cap_total{action="rejected"} 1

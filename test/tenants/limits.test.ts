@@ -36,7 +36,7 @@ describe("windows", () => {
 
 function governorWith(limits: TenantsConfig["tenants"] extends ReadonlyMap<string, infer P> ? P : never, clock: { now: number }): TenantGovernor {
   const config: TenantsConfig = { version: "v", keys: [], tenants: new Map([["team-a", limits]]) };
-  return new TenantGovernor(new TenantDirectory({ mode: "keys", keys: [], tenantsFile: { path: "f", config } }), new MemoryLimitCounters(), () => clock.now);
+  return new TenantGovernor(new TenantDirectory({ mode: "keys", keys: [], tenantsFile: { path: "f", config } }), new MemoryLimitCounters(), "open", () => clock.now);
 }
 const call = { tenant: "team-a", model: "gemini-2.0-flash", operation: "generate_content" };
 const refusedBy = (admission: Admission): string | undefined => ("refused" in admission ? admission.rule : undefined);
