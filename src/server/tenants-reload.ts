@@ -12,7 +12,7 @@ import type { TenantDirectory } from "../tenants/directory.js";
 const SETTLE_MS = 100;
 
 export interface TenantsReload {
-  /** Reads the file now (what SIGHUP does); resolves once it is live or refused. */
+  /** Reads the file now (what SIGHUP does): when it returns, the file is live or refused. */
   reload(): void;
   close(): void;
 }

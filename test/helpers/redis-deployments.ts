@@ -347,14 +347,12 @@ class Deployment {
   }
 }
 
-/** Settings of every node: nothing persisted, logs to stdout (the node's redis.log). */
+/** Settings of every process, sentinels included: this address only, in the foreground, logs to stdout (redis.log). */
+const processConfig = (port: number, dir: string): string[] => [`port ${port}`, `bind ${HOST}`, "protected-mode no", "daemonize no", `dir ${dir}`, 'logfile ""'];
+
+/** Settings of every data node: nothing persisted. */
 const baseConfig = (port: number, dir: string): string[] => [
-  `port ${port}`,
-  `bind ${HOST}`,
-  "protected-mode no",
-  "daemonize no",
-  `dir ${dir}`,
-  'logfile ""',
+  ...processConfig(port, dir),
   'save ""',
   "appendonly no",
   // A primary waits this long for more replicas before a diskless full sync (default 5 s): link replicas at once.
@@ -501,12 +499,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     // The sentinel rewrites its config file (state, discovered replicas): it must be writable, so it is in the temp dir.
     const sentinelConfig = (port: number, dir: string): string =>
       [
-        `port ${port}`,
-        `bind ${HOST}`,
-        "protected-mode no",
-        "daemonize no",
-        `dir ${dir}`,
-        'logfile ""',
+        ...processConfig(port, dir),
         "sentinel resolve-hostnames no",
         `sentinel monitor ${MASTER_NAME} ${HOST} ${first.port} 1`,
         `sentinel down-after-milliseconds ${MASTER_NAME} ${downAfterMs}`,
