@@ -299,7 +299,13 @@ class ModelCall {
 
   /** Attempts until one answer is handed to the client (streamed through, forwarded, or made by the gateway). */
   private async attempts(): Promise<void> {
-    const admission = await this.deps.admit?.({ tenant: this.input.tenant, model: this.input.model, operation: this.input.operation });
+    const admission = await this.deps.admit?.({
+      tenant: this.input.tenant,
+      model: this.input.model,
+      operation: this.input.operation,
+      requestBytes: Buffer.isBuffer(this.input.body) ? this.input.body.length : 0,
+      ...(this.record.generationConfig?.maxOutputTokens !== undefined ? { maxOutputTokens: this.record.generationConfig.maxOutputTokens } : {}),
+    });
     if (admission && "refused" in admission) {
       this.record.refusedBy = admission.rule;
       return this.gatewayError(admission.refused, String(admission.refused.code));

@@ -24,6 +24,8 @@ import { reloadTenantsFile } from "./tenants-reload.js";
 import { TenantDirectory } from "../tenants/directory.js";
 import { MemoryLimitCounters, RedisLimitCounters } from "../tenants/counters.js";
 import { TenantGovernor } from "../tenants/governor.js";
+import { loadPriceTable } from "../pricing/price-table.js";
+import { Pricer } from "../pricing/pricer.js";
 import { answerParserErrors, INVALID_REQUEST_ROUTE } from "./client-errors.js";
 import type { Config } from "./config.js";
 
@@ -87,10 +89,14 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     );
   const auth = config.gateway.auth;
   const tenants = new TenantDirectory(auth);
+  const telemetryConfig = config.telemetry ?? loadTelemetryConfig({});
+  // One price table for telemetry's spend and the tenants' budgets: a budget stops spend as the dashboard counts it.
+  const pricer = new Pricer(loadPriceTable(telemetryConfig.pricingFile));
   const telemetry =
     deps.turnSink === undefined
       ? (deps.telemetry ??
-        createTelemetry(config.telemetry ?? loadTelemetryConfig({}), {
+        createTelemetry(telemetryConfig, {
+          pricer,
           isKnownTenant: (tenant) => tenants.knows(tenant),
           log: (message) => logger.info(message),
           logError: (err, message) => logger.error({ err }, message),
@@ -107,8 +113,10 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const governor = new TenantGovernor(
     tenants,
     redis ? new RedisLimitCounters(redis, sessionConfig.redisPrefix, config.gateway.requestDeadlineMs) : new MemoryLimitCounters(),
+    pricer,
     config.gateway.limitsOnStoreDown,
   );
+  telemetry?.registerTenantBudgets(() => governor.budgets());
   const modelCalls = new ModelCallService({
     config: config.gateway,
     // Exactly one of the two exists: the test's sink, or telemetry's.

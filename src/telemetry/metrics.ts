@@ -25,6 +25,15 @@ export interface SessionStats {
   bytes: number;
 }
 
+/** A tenant's budget (tenants file) and what is left of it in its current window. On a Redis store every replica reads
+ *  the same store-wide figure, so dashboards take max/min over replicas, never a sum. */
+export interface TenantBudgetFigure {
+  tenant: string;
+  window: "day" | "month";
+  budgetUsd: number;
+  remainingUsd: number;
+}
+
 /** Maps raw label values onto bounded sets. */
 export interface LabelFolding {
   model(requested: string): string;
@@ -90,6 +99,7 @@ export class GatewayMetrics {
   private readonly metricNames = new Map<{ name: string }, string>();
   private scrapes: Promise<unknown> = Promise.resolve();
   private sessionStats: (() => SessionStats | undefined | Promise<SessionStats | undefined>) | undefined;
+  private tenantBudgets: (() => Promise<TenantBudgetFigure[]>) | undefined;
 
   private readonly tokenUsage = this.histogram("gen_ai_client_token_usage", "Tokens per model call (OTel GenAI gen_ai.client.token.usage; input = prompt incl. cached, output = candidates + thoughts).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], TOKEN_USAGE_BUCKETS);
   private readonly operationDuration = this.histogram("gen_ai_client_operation_duration_seconds", "Duration of a model call as the client saw it (OTel GenAI gen_ai.client.operation.duration).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"], DURATION_BUCKETS);
@@ -144,6 +154,26 @@ export class GatewayMetrics {
       "JSON bytes of the sessions held by the store, reported like gemini_gateway_sessions.",
       (s) => s.bytes,
     );
+    const budgets = async (): Promise<TenantBudgetFigure[]> => (await this.tenantBudgets?.()) ?? [];
+    const budgetGauge = (name: string, help: string, value: (b: TenantBudgetFigure) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ["tenant", "window"],
+        registers: [this.registry],
+        async collect() {
+          const figures = await budgets();
+          this.reset(); // a tenant removed from the file (or unreadable while the store is down) has no sample
+          for (const b of figures) this.set({ tenant: b.tenant, window: b.window }, value(b));
+        },
+      });
+    };
+    budgetGauge("gemini_gateway_tenant_budget_usd", "A tenant's budget in USD (tenants file usdPerDay, usdPerMonth) by window: day or month (UTC).", (b) => b.budgetUsd);
+    budgetGauge(
+      "gemini_gateway_tenant_budget_remaining_usd",
+      "A tenant's budget minus its spend counted in the current window (below 0 by at most the calls in flight when it was reached). On Redis every replica reports the store-wide figure: aggregate with max or min, not sum.",
+      (b) => b.remainingUsd,
+    );
     // A failure count that appears only with the first failure would leave rate() and alerts blind to the first one.
     for (const concern of REDIS_CONCERNS) this.redisFailures.inc({ labels: { concern }, value: 0 });
     collectDefaultMetrics({ register: this.registry });
@@ -172,6 +202,10 @@ export class GatewayMetrics {
 
   registerSessionStats(fn: () => SessionStats | undefined | Promise<SessionStats | undefined>): void {
     this.sessionStats = fn;
+  }
+
+  registerTenantBudgets(fn: () => Promise<TenantBudgetFigure[]>): void {
+    this.tenantBudgets = fn;
   }
 
   /** Everything a finished call contributes. */

@@ -4,9 +4,9 @@
 import type { TelemetryConfig } from "../config/telemetry.js";
 import type { RecordedTurn, TurnRecord, TurnSink } from "../turn/record.js";
 import { GatewayMetrics } from "./metrics.js";
-import type { ExpositionFormat, SessionEvent, SessionStats, TraceExemplar } from "./metrics.js";
-import { loadPriceTable, normalizeModel, turnCost } from "./pricing.js";
-import type { PriceTable } from "./pricing.js";
+import type { ExpositionFormat, SessionEvent, SessionStats, TenantBudgetFigure, TraceExemplar } from "./metrics.js";
+import { loadPriceTable, normalizeModel } from "../pricing/price-table.js";
+import { Pricer } from "../pricing/pricer.js";
 import { noSessionTracing, type SessionTracing } from "../turn/session-trace.js";
 import { sessionSpans } from "./session-spans.js";
 import { createTracing, isSampled, recordTurnSpan } from "./tracing.js";
@@ -24,8 +24,8 @@ export interface TelemetryOptions {
   logError?: (err: unknown, message: string) => void;
   /** Extra span processors, e.g. an in-memory exporter in tests. */
   spanProcessors?: SpanProcessor[];
-  /** Overrides the table from config.pricingFile (tests). */
-  priceTable?: PriceTable;
+  /** Prices calls; default: the table of config.pricingFile. The server shares one with the tenants' budgets. */
+  pricer?: Pricer;
 }
 
 export interface Telemetry {
@@ -40,6 +40,8 @@ export interface Telemetry {
   /** A fault while recording a turn, outside the sink (the log line, a settle hook): counted, logged once per stage. */
   telemetryFault(stage: string, err: unknown): void;
   registerSessionStats(stats: () => SessionStats | undefined | Promise<SessionStats | undefined>): void;
+  /** Read at each scrape: gemini_gateway_tenant_budget_usd and gemini_gateway_tenant_budget_remaining_usd. */
+  registerTenantBudgets(budgets: () => Promise<TenantBudgetFigure[]>): void;
   /** An operation on the shared Redis store that failed: gemini_gateway_redis_failures_total. */
   countRedisFailure(concern: string): void;
   /** Flushes and stops the span exporter, waiting for a slow or dead collector at most a few seconds
@@ -51,8 +53,8 @@ export const OTHER_LABEL = "other";
 
 export function createTelemetry(config: TelemetryConfig, options: TelemetryOptions = {}): Telemetry {
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
-  const prices = options.priceTable ?? loadPriceTable(config.pricingFile);
-  const knownModels = [...Object.keys(prices.models), ...config.extraModels];
+  const pricer = options.pricer ?? new Pricer(loadPriceTable(config.pricingFile));
+  const knownModels = [...pricer.knownModels, ...config.extraModels];
   const isKnownTenant = options.isKnownTenant ?? (() => false);
   const metrics = new GatewayMetrics({
     model: (requested) => normalizeModel(requested, knownModels) ?? OTHER_LABEL,
@@ -71,14 +73,6 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
   else if (!config.tracesExport) log("telemetry: no OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT): traces are not exported");
   else if (config.tracesExport.exporters.length === 0) log("telemetry: OTEL_TRACES_EXPORTER=none: spans are made (exemplars, log trace ids) but not exported");
 
-  const costOf = (turn: TurnRecord): number | undefined => {
-    const tokens = turn.response?.tokens;
-    const priced = normalizeModel(turn.model, Object.keys(prices.models));
-    const price = priced === undefined ? undefined : prices.models[priced];
-    if (!tokens || !price) return undefined;
-    return turnCost(prices, price, tokens, turn.response?.billing, turn.response?.cacheStorage);
-  };
-
   // A turn is never lost to a telemetry fault: each stage is guarded, so a span or an exemplar that cannot be built
   // costs that span or exemplar, never the turn's counts. Each fault is counted and logged once per stage.
   const loggedStages = new Set<string>();
@@ -94,7 +88,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     record(turn: TurnRecord): RecordedTurn {
       let costUsd: number | undefined;
       try {
-        costUsd = costOf(turn);
+        costUsd = pricer.costOf(turn);
       } catch (err) {
         telemetryFault("metrics", err);
       }
@@ -126,6 +120,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     countRequest: (route, code) => metrics.countRequest(route, code),
     telemetryFault,
     registerSessionStats: (stats) => metrics.registerSessionStats(stats),
+    registerTenantBudgets: (budgets) => metrics.registerTenantBudgets(budgets),
     countRedisFailure: (concern) => metrics.countRedisFailure(concern),
     shutdown: () => tracing.shutdown(),
   };

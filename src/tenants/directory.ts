@@ -41,6 +41,11 @@ export class TenantDirectory {
     this.#now = snapshot(config);
   }
 
+  /** Every tenant's policy (tenants file only). */
+  policies(): ReadonlyMap<string, TenantPolicy> {
+    return this.#now.tenants;
+  }
+
   /** The tenant's policy (tenants file only). */
   policy(tenant: string): TenantPolicy | undefined {
     return this.#now.tenants.get(tenant);

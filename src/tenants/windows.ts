@@ -46,17 +46,20 @@ const DESCRIPTION: Record<LimitName, (limit: number) => string> = {
   concurrentRequests: (n) => `${n} concurrent requests`,
 };
 
-/** A concurrent request frees its slot when it ends: a client waiting this long finds one most of the time. */
-export const CONCURRENCY_RETRY_MS = 1000;
+/** What calls in flight hold (a concurrency slot, the usage reserved for them) frees when they end: a client waiting
+ *  this long finds it freed most of the time. */
+export const IN_FLIGHT_RETRY_MS = 1000;
 
 /**
  * The 429 of a call refused by a tenant limit, shaped as Gemini's own quota errors so that the SDKs' backoff does the
  * right thing: RetryInfo with the time until the window frees, a QuotaFailure naming the limit, and Retry-After.
+ * `inFlight`: the limit is not reached yet, but the usage reserved for the tenant's calls in flight would reach it.
  */
-export function limitExceeded(tenant: string, limit: LimitName, value: number, retryAfterMs: number): GeminiError {
+export function limitExceeded(tenant: string, limit: LimitName, value: number, retryAfterMs: number, inFlight = false): GeminiError {
   const delayMs = Math.max(1, Math.ceil(retryAfterMs));
+  const reached = inFlight ? `Tenant ${tenant}'s calls in flight may reach` : `Tenant ${tenant} reached`;
   return resourceExhausted(
-    `Tenant ${tenant} reached its limit of ${DESCRIPTION[limit](value)} (GATEWAY_CONFIG limits.${limit}); retry after ${(delayMs / 1000).toFixed(1)} s.`,
+    `${reached} its limit of ${DESCRIPTION[limit](value)} (GATEWAY_CONFIG limits.${limit}); retry after ${(delayMs / 1000).toFixed(1)} s.`,
     [
       {
         "@type": `${RPC_TYPE_PREFIX}QuotaFailure`,
@@ -64,6 +67,7 @@ export function limitExceeded(tenant: string, limit: LimitName, value: number, r
       },
       retryInfoDetail(delayMs),
     ],
-    { "retry-after": String(Math.ceil(delayMs / 1000)) },
+    // Retry-After in seconds (the standard) and in milliseconds (read first by the openai SDK).
+    { "retry-after": String(Math.ceil(delayMs / 1000)), "retry-after-ms": String(delayMs) },
   );
 }

@@ -10,7 +10,7 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import type { TokenUsage } from "../../src/gemini/usage.js";
-import { loadPriceTable, turnCost } from "../../src/telemetry/pricing.js";
+import { loadPriceTable, turnCost } from "../../src/pricing/price-table.js";
 import { QUESTIONS, THIRD_REPLY_CONTEXT } from "../helpers/chat.js";
 import { delta, scrapeMetrics, sumBy, tally, type Series } from "../helpers/metrics.js";
 import type { TestSimulator } from "../helpers/sim.js";

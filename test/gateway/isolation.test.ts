@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { TokenUsage } from "../../src/gemini/usage.js";
 import { loadConfig } from "../../src/server/config.js";
 import { startGateway, type RunningGateway } from "../../src/server/gateway.js";
-import { loadPriceTable, turnCost } from "../../src/telemetry/pricing.js";
+import { loadPriceTable, turnCost } from "../../src/pricing/price-table.js";
 import { delta, scrapeMetrics, sumBy, tally, type Series } from "../helpers/metrics.js";
 import type { TestSimulator } from "../helpers/sim.js";
 import { dropKeys } from "../sessions/harness.js";

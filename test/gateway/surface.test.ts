@@ -9,7 +9,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import { describe, expect, test } from "vitest";
 import type { UsageMetadata } from "../../src/gemini/types.js";
 import { TOKEN_TYPES, tokenBreakdown } from "../../src/gemini/usage.js";
-import { loadPriceTable, turnCost } from "../../src/telemetry/pricing.js";
+import { loadPriceTable, turnCost } from "../../src/pricing/price-table.js";
 import { tokensOfUsageMetadata } from "../../src/gemini/usage.js";
 import { delta, sumBy, type Series } from "../helpers/metrics.js";
 import { KEY_ALPHA, useSurfaceStack, type SurfaceStack } from "./surface-stack.js";

@@ -60,7 +60,7 @@ describe.each([
   it("counts tenant limits in one script per tenant: 6 calls over both replicas admit 3", async () => {
     const [a, b] = [new RedisLimitCounters(one, PREFIX, 60_000), new RedisLimitCounters(two, PREFIX, 60_000)];
     const limits = { concurrentRequests: 3 }; // no window: the count cannot straddle a minute
-    const refusals = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).admit("team-x", limits, `call-${i}`, Date.now())));
+    const refusals = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).admit("team-x", limits, `call-${i}`, { tokens: 0, usd: 0 }, Date.now())));
     expect(refusals.filter((r) => r === undefined)).toHaveLength(3);
   });
 });

@@ -14,7 +14,7 @@ import { TOKEN_TYPES, tokenBreakdown } from "../../src/gemini/usage.js";
 import type { GenerateContentResponse, UsageMetadata } from "../../src/gemini/types.js";
 import { startGateway } from "../../src/server/gateway.js";
 import type { RunningGateway } from "../../src/server/gateway.js";
-import { normalizeModel } from "../../src/telemetry/pricing.js";
+import { normalizeModel } from "../../src/pricing/price-table.js";
 import { createTelemetry } from "../../src/telemetry/telemetry.js";
 import type { RouteName } from "../../src/turn/record.js";
 import { sumBy, tally, type Series } from "../helpers/metrics.js";

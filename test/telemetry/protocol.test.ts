@@ -7,7 +7,7 @@ import { finishReasonLabel, truncationCause } from "../../src/gemini/finish.js";
 import type { UsageMetadata } from "../../src/gemini/types.js";
 import { breakdownTotal, tokenBreakdown, tokensOfUsageMetadata } from "../../src/gemini/usage.js";
 import { errorTypeLabel, negotiateFormat } from "../../src/telemetry/metrics.js";
-import { loadPriceTable, normalizeModel, turnCost } from "../../src/telemetry/pricing.js";
+import { loadPriceTable, normalizeModel, turnCost } from "../../src/pricing/price-table.js";
 
 describe("tokenBreakdown", () => {
   it("splits the total into disjoint parts that add up to totalTokenCount", () => {
