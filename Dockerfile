@@ -28,6 +28,7 @@ COPY --chown=root:root --from=prod-deps /app/node_modules ./node_modules
 COPY --chown=root:root --from=build /app/dist ./dist
 COPY --chown=root:root pricing ./pricing
 COPY --chown=root:root dashboards ./dashboards
+COPY --chown=root:root examples ./examples
 USER node
 EXPOSE 8080
 # Node's own fetch: the slim image has no curl or wget.

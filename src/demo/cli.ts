@@ -3,14 +3,17 @@
 // it.
 // `--traffic-only --target URL` runs just the traffic generator against a gateway elsewhere (the compose demo profile).
 
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../server/config.js";
 import { startGateway, type RunningGateway } from "../server/gateway.js";
 import { startSimulator, type RunningSimulator } from "../simulator/index.js";
 import { DEFAULT_TRAFFIC_OPTIONS, startTraffic, type RunningTraffic, type TrafficOptions, type TrafficStats } from "./traffic.js";
 
-/** The gateway keys of the demo, one tenant each: `key:tenant`. */
-export const DEMO_GATEWAY_KEYS = ["demo-key:demo", "team-a-key:team-a", "team-b-key:team-b"];
+/** The demo's tenants file: three tenants, one key each; team-a has budgets, team-b limits its traffic trips. */
+export const DEMO_TENANTS_FILE = fileURLToPath(new URL("../../examples/gateway.yaml", import.meta.url));
+/** The keys of the demo's tenants (demo, team-a, team-b): the simulated users take turns with them. */
+const DEMO_KEYS = ["demo-key", "team-a-key", "team-b-key"];
 
 /** Settings the demo chooses unless the environment does: small enough to show turn caps and evictions in minutes. */
 const DEMO_DEFAULTS: Record<string, string> = {
@@ -52,7 +55,8 @@ export function demoSettings(env: DemoOptions["env"], simulatorUrl: string, port
     GEMINI_API_KEY_FILE: undefined,
     GOOGLE_API_KEY: undefined,
     GATEWAY_AUTH: "keys",
-    GATEWAY_KEYS: DEMO_GATEWAY_KEYS.join(","),
+    GATEWAY_KEYS: undefined,
+    GATEWAY_CONFIG: DEMO_TENANTS_FILE,
     PORT: String(port),
     HOST: host,
   };
@@ -68,7 +72,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     throw err;
   }
   const traffic = startTraffic({
-    keys: DEMO_GATEWAY_KEYS.map((pair) => pair.slice(0, pair.indexOf(":"))),
+    keys: DEMO_KEYS,
     sessionMaxTurns: Number(options.env.SESSION_MAX_TURNS ?? DEMO_DEFAULTS.SESSION_MAX_TURNS),
     ...options.traffic,
     target: gateway.url,
@@ -125,7 +129,8 @@ Options:
   --session-max-turns N   the target's SESSION_MAX_TURNS, so some chats reach it (with --traffic-only; default 12)
 
 Gateway settings (SESSION_*, OTEL_*, LOG_LEVEL, ...) are read from the environment as for 'serve' (see
-'gemini-chat-gateway serve --help'); the upstream, its key and the gateway keys are always the demo's.
+'gemini-chat-gateway serve --help'); the upstream, its key and the tenants (examples/gateway.yaml: three keys, limits
+that team-b's share of the traffic trips) are always the demo's.
 `;
 }
 

@@ -142,8 +142,9 @@ describe("docker-compose.yml", () => {
     expect(traffic.trafficOnly).toBe(true);
     expect(resolves(hostPortOf(traffic.target!), "demo")).toBe(true);
     expect(resolves(hostPortOf(traffic.simulator!), "demo")).toBe(true);
-    // The traffic's keys are gateway keys of the demo gateway, and it knows the gateway's turn cap.
-    const keys = services["gateway-demo"]!.environment!.GATEWAY_KEYS!.split(",").map((pair) => pair.split(":")[0]);
+    // The traffic's keys are keys of the demo gateway's tenants file, and it knows the gateway's turn cap.
+    const tenantsFile = parse(readFileSync(inRepo(services["gateway-demo"]!.environment!.GATEWAY_CONFIG!), "utf8")) as { tenants: Record<string, { keys: string[] }> };
+    const keys = Object.values(tenantsFile.tenants).flatMap((tenant) => tenant.keys);
     expect(keys).toEqual(expect.arrayContaining(traffic.traffic.keys!));
     expect(String(traffic.traffic.sessionMaxTurns)).toBe(services["gateway-demo"]!.environment!.SESSION_MAX_TURNS);
   });
@@ -190,10 +191,16 @@ async function composeConfig(
 }
 
 /** The resolved environment of one service, as the container would get it (no nulls: none is passed through). */
+/** A path in the image (the Dockerfile copies the repository's files under /app, checked above) in this checkout. */
+const inRepo = (imagePath: string): string => repoPath(imagePath.replace(/^\/app\//, ""));
+
+/** A service's environment, with GATEWAY_CONFIG's image path read from this checkout. */
 function environmentOf(resolved: Record<string, ResolvedService>, name: string): Record<string, string> {
   const environment = resolved[name]?.environment;
   expect(environment, `${name} in the resolved config`).toBeDefined();
-  return Object.fromEntries(Object.entries(environment!).map(([k, v]) => [k, v ?? ""]));
+  const env = Object.fromEntries(Object.entries(environment!).map(([k, v]) => [k, v ?? ""]));
+  if (env.GATEWAY_CONFIG) env.GATEWAY_CONFIG = inRepo(env.GATEWAY_CONFIG);
+  return env;
 }
 
 /** The image's ENTRYPOINT (exec form) from the Dockerfile, then the service's command: what the container runs. */

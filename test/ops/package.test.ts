@@ -147,8 +147,8 @@ describe("the npm package", () => {
     console.log(`package test: ${timings.join(", ")}`);
   });
 
-  it("holds dist/, pricing/, dashboards/, LICENSE and README.md, and no sources, tests or benchmarks", () => {
-    for (const file of ["package.json", "LICENSE", "README.md", "dist/cli.js", "dist/server/cli.js", "dist/config/reference.js", "dist/demo/cli.js", "pricing/gemini.json"]) {
+  it("holds dist/, pricing/, dashboards/, examples/, LICENSE and README.md, and no sources, tests or benchmarks", () => {
+    for (const file of ["package.json", "LICENSE", "README.md", "dist/cli.js", "dist/server/cli.js", "dist/config/reference.js", "dist/demo/cli.js", "pricing/gemini.json", "examples/gateway.yaml"]) {
       expect(packedFiles, file).toContain(file);
     }
     expect(packedFiles.some((file) => file.startsWith("dashboards/grafana/"))).toBe(true);
