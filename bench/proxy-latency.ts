@@ -9,7 +9,7 @@ import { Pool } from "undici";
 import { startCli } from "./processes.js";
 import type { BenchSection } from "./section.js";
 
-const RATE = 200;
+export const RATE = 200;
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 10);
 const WARMUP_SECONDS = 2;
 const BLOCK_SECONDS = 1;
@@ -20,12 +20,12 @@ interface Target {
   path: string;
 }
 
-const TARGETS: Target[] = [
+export const TARGETS: Target[] = [
   { name: "unary", path: "/v1beta/models/gemini-2.5-flash:generateContent" },
   { name: "streaming", path: "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse" },
 ];
 
-interface Sample {
+export interface Sample {
   firstByteMs: number;
   totalMs: number;
   /** Through the gateway: its own time before the response head, from its Server-Timing (gateway - upstream). */
@@ -53,7 +53,7 @@ async function once(pool: Pool, path: string, key: string, i: number): Promise<S
 }
 
 /** Open loop: requests start on schedule whatever the latency of the previous ones. */
-async function load(pool: Pool, path: string, key: string, seconds: number): Promise<Sample[]> {
+export async function load(pool: Pool, path: string, key: string, seconds: number): Promise<Sample[]> {
   const count = Math.round(RATE * seconds);
   const intervalMs = 1000 / RATE;
   const started = performance.now();
@@ -67,7 +67,7 @@ async function load(pool: Pool, path: string, key: string, seconds: number): Pro
 }
 
 /** The gateway's CPU seconds so far, from its own /metrics (prom-client's default process metrics). */
-async function processCpuSeconds(url: string): Promise<number> {
+export async function processCpuSeconds(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const match = /^process_cpu_seconds_total (\S+)$/m.exec(text);
   if (!match) throw new Error("process_cpu_seconds_total is missing from the gateway's /metrics");
@@ -78,12 +78,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-const stats = (values: number[]): { p50: number; p99: number } => {
+export const stats = (values: number[]): { p50: number; p99: number } => {
   const sorted = [...values].sort((a, b) => a - b);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 };
 
-const ms = (value: number): string => `${value.toFixed(2)} ms`;
+export const ms = (value: number): string => `${value.toFixed(2)} ms`;
 
 export const proxyLatency: BenchSection = {
   title: "Latency added by the gateway",

@@ -1,0 +1,203 @@
+// What a tenant's limits add to a call's latency. Four gateways in front of one simulator, all with the same key in a
+// tenants file (GATEWAY_CONFIG): keys only (no limits) or with every limit set so high it never trips, on the memory
+// store or on Redis (the shared server, a db and a key prefix of this bench's own, deleted afterwards). Redis without
+// limits separates what the Redis store costs a unary call anyway from what the limits' script adds. The load is the
+// latency bench's (bench/proxy-latency.ts): open loop, unary generateContent. The gateways take turns in blocks of
+// BLOCK_SECONDS (the order reversed every other block), so that drift and bursts of other work on the shared machine
+// fall on all of them alike; ROUNDS rounds of SECONDS per gateway, each giving a p50 and a p99 per gateway; the table
+// shows their medians over the rounds.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { Redis } from "ioredis";
+import { Pool } from "undici";
+import { startCli, type Child } from "./processes.js";
+import { load, ms, processCpuSeconds, RATE, stats, TARGETS, type Sample } from "./proxy-latency.js";
+import { int, type BenchSection } from "./section.js";
+
+const ROUNDS = Number(process.env["BENCH_LIMIT_ROUNDS"] ?? 7);
+const SECONDS = Number(process.env["BENCH_LIMIT_SECONDS"] ?? 3);
+/** A round: each gateway in turn for a block, SECONDS / BLOCK_SECONDS times. */
+const BLOCK_SECONDS = 1;
+/** Per gateway at start: V8 has not optimised the hot paths of a fresh process yet. */
+const WARMUP_SECONDS = 5;
+const GATEWAY_KEY = "bench-key";
+const TENANT = "bench";
+const REDIS_URL = "redis://127.0.0.1:6379/15";
+const PREFIX = `bench-limits-${process.pid}:`;
+const UNARY = TARGETS.find((target) => target.name === "unary")!.path;
+
+/** Every limit the tenants file knows, far above what the bench sends, so none ever trips. */
+const LIMITS = {
+  requestsPerMinute: 1_000_000_000,
+  tokensPerMinute: 1_000_000_000_000,
+  usdPerDay: 1_000_000,
+  usdPerMonth: 1_000_000,
+  concurrentRequests: 100_000,
+};
+
+interface Config {
+  store: "memory" | "Redis";
+  limits: boolean;
+}
+
+const CONFIGS: Config[] = [
+  { store: "memory", limits: false },
+  { store: "memory", limits: true },
+  { store: "Redis", limits: false },
+  { store: "Redis", limits: true },
+];
+
+const label = (config: Config): string => `${config.store}, ${config.limits ? "limits" : "no limits"}`;
+
+function tenantsFile(limits: boolean): string {
+  const lines = ["tenants:", `  ${TENANT}:`, `    keys: [${GATEWAY_KEY}]`];
+  if (limits) lines.push("    limits:", ...Object.entries(LIMITS).map(([name, value]) => `      ${name}: ${value}`));
+  return `${lines.join("\n")}\n`;
+}
+
+/** Deletes every key under PREFIX in the bench's db; returns how many. */
+async function deleteOwnKeys(client: Redis): Promise<number> {
+  let deleted = 0;
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", `${PREFIX}*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await client.del(...keys);
+  } while (cursor !== "0");
+  return deleted;
+}
+
+interface Round {
+  p50: number;
+  p99: number;
+  ownP50: number;
+  cpuMs: number;
+}
+
+export const limitChecks: BenchSection = {
+  title: "Tenant limit checks",
+  async run() {
+    const sectionStart = performance.now();
+    const loadAtStart = loadavg()[0]!;
+    const dir = mkdtempSync(join(tmpdir(), "bench-limits-"));
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    let sim: Child | undefined;
+    const gateways: Child[] = [];
+    const pools: Pool[] = [];
+    const rounds = CONFIGS.map((): Round[] => []);
+    let redisVersion = "unknown";
+    let limitKeys = 0;
+    try {
+      await redis.connect();
+      if ((await deleteOwnKeys(redis)) > 0) throw new Error(`keys under ${PREFIX} already in ${REDIS_URL}`);
+      redisVersion = /^redis_version:(\S+)/m.exec(await redis.info("server"))?.[1] ?? "unknown";
+      for (const limits of [false, true]) writeFileSync(join(dir, `${limits ? "limits" : "keys"}.yaml`), tenantsFile(limits));
+      sim = await startCli(["simulate", "--port", "0"], {});
+      for (const config of CONFIGS) {
+        const gateway = await startCli(["serve", "--port", "0", "--host", "127.0.0.1"], {
+          GEMINI_BASE_URL: sim.url,
+          GEMINI_API_KEY: "upstream-key",
+          GATEWAY_CONFIG: join(dir, `${config.limits ? "limits" : "keys"}.yaml`),
+          LOG_LEVEL: "info",
+          ...(config.store === "Redis" ? { SESSION_STORE: REDIS_URL, SESSION_REDIS_PREFIX: PREFIX } : {}),
+        });
+        gateways.push(gateway);
+        pools.push(new Pool(gateway.url, { connections: 128 }));
+      }
+      for (let second = 0; second < WARMUP_SECONDS; second++) for (const pool of pools) await load(pool, UNARY, GATEWAY_KEY, 1);
+      for (let round = 0; round < ROUNDS; round++) {
+        const samples = CONFIGS.map((): Sample[] => []);
+        const cpuSeconds = CONFIGS.map(() => 0);
+        for (let block = 0; block < SECONDS / BLOCK_SECONDS; block++) {
+          const order = (round * (SECONDS / BLOCK_SECONDS) + block) % 2 === 0 ? [...CONFIGS.keys()] : [...CONFIGS.keys()].reverse();
+          for (const i of order) {
+            const cpuBefore = await processCpuSeconds(gateways[i]!.url);
+            samples[i]!.push(...(await load(pools[i]!, UNARY, GATEWAY_KEY, BLOCK_SECONDS)));
+            cpuSeconds[i]! += (await processCpuSeconds(gateways[i]!.url)) - cpuBefore;
+          }
+        }
+        CONFIGS.forEach((_, i) => {
+          const total = stats(samples[i]!.map((s) => s.totalMs));
+          rounds[i]!.push({ ...total, ownP50: stats(samples[i]!.map((s) => s.ownMs ?? NaN)).p50, cpuMs: (cpuSeconds[i]! * 1000) / samples[i]!.length });
+        });
+        process.stdout.write(
+          `limit checks: round ${round + 1}: ${CONFIGS.map((c, i) => `${label(c)} p50 ${ms(rounds[i]!.at(-1)!.p50)} p99 ${ms(rounds[i]!.at(-1)!.p99)} own p50 ${ms(rounds[i]!.at(-1)!.ownP50)} CPU/call ${ms(rounds[i]!.at(-1)!.cpuMs)}`).join("; ")}\n`,
+        );
+      }
+      // The limits on Redis were counted there (the script ran): their keys exist under the prefix.
+      limitKeys = (await redis.keys(`${PREFIX}lim:*`)).length;
+      if (limitKeys === 0) throw new Error(`no limit counters under ${PREFIX}lim: in ${REDIS_URL}: the limits were not checked on Redis`);
+    } finally {
+      await Promise.all(pools.map((pool) => pool.close()));
+      await Promise.all(gateways.map((gateway) => gateway.stop()));
+      await sim?.stop();
+      rmSync(dir, { recursive: true, force: true });
+      if (redis.status === "ready") {
+        const deleted = await deleteOwnKeys(redis);
+        process.stdout.write(`limit checks: deleted ${deleted} keys under ${PREFIX} in ${REDIS_URL}\n`);
+      }
+      redis.disconnect();
+    }
+    const seconds = (performance.now() - sectionStart) / 1000;
+
+    const median = (values: number[]): number => stats(values).p50;
+    const summary = rounds.map((r) => ({ p50: median(r.map((x) => x.p50)), p99: median(r.map((x) => x.p99)), ownP50: median(r.map((x) => x.ownP50)), cpuMs: median(r.map((x) => x.cpuMs)) }));
+    const base = summary[0]!;
+    const signed = (value: number): string => `${value >= 0 ? "+" : "−"}${ms(Math.abs(value))}`;
+    const rows = CONFIGS.map((config, i) => {
+      const s = summary[i]!;
+      const added = (value: number): string => (i === 0 ? "(baseline)" : `**${signed(value)}**`);
+      return (
+        `| ${config.store} | ${config.limits ? "all five, never reached" : "none (keys only)"} | ${ms(s.p50)} | ${added(s.p50 - base.p50)} | ${ms(s.p99)} | ` +
+        `${added(s.p99 - base.p99)} | ${ms(s.ownP50)} | ${i === 0 ? "(baseline)" : signed(s.ownP50 - base.ownP50)} | ${ms(s.cpuMs)} |`
+      );
+    });
+    const checks = (store: Config["store"]): string => {
+      const without = summary[CONFIGS.findIndex((c) => c.store === store && !c.limits)]!;
+      const withLimits = summary[CONFIGS.findIndex((c) => c.store === store && c.limits)]!;
+      return (
+        `${store} **${signed(withLimits.p50 - without.p50)}** p50, ${signed(withLimits.p99 - without.p99)} p99, ` +
+        `${signed(withLimits.ownP50 - without.ownP50)} gateway's own p50, ${signed(withLimits.cpuMs - without.cpuMs)} CPU per call`
+      );
+    };
+    return [
+      `Four gateways (\`node dist/cli.js serve\`, LOG_LEVEL=info) in front of one simulator (\`node dist/cli.js simulate\`: no time to`,
+      "first token, replies of 20-80 tokens), each with the same key in a tenants file (GATEWAY_CONFIG): keys only, or with",
+      "every limit the file knows set far above the load, so none trips:",
+      `${Object.entries(LIMITS).map(([name, value]) => `${name} ${int(value)}`).join(", ")};`,
+      `on the memory store, or on Redis ${redisVersion} (\`SESSION_STORE=${REDIS_URL}\`, the shared server, keys under a prefix of the`,
+      "bench's own, deleted afterwards; one Lua script per admission, one when the call settles). Redis without limits",
+      "separates what the Redis store costs a call anyway from what the limit checks add.",
+      "",
+      `Method: the latency bench's open-loop load, unary \`generateContent\` at ${RATE} requests/s from one client process over`,
+      `keep-alive connections; ${WARMUP_SECONDS} s of warm-up per gateway, then ${ROUNDS} rounds of ${SECONDS} s per gateway (${int(RATE * SECONDS)} calls each),`,
+      `the gateways taking turns in ${BLOCK_SECONDS}-s blocks (the order reversed every other block), so all see the same machine.`,
+      "p50 and p99: each round's percentiles of the whole answer's latency, then their median over the rounds; added: against",
+      "the memory store without limits. Gateway's own p50: its `Server-Timing` (gateway − upstream), which holds the",
+      "admission; CPU: the gateway's `process_cpu_seconds_total` per call (both medians over the rounds too).",
+      "",
+      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+      "Client, simulator, the gateway being loaded and Redis share its cores with whatever else runs there: 1-minute load",
+      `average ${loadAtStart.toFixed(2)} when the section started, ${loadavg()[0]!.toFixed(2)} when it ended.`,
+      "",
+      "| store | limits | p50 | added p50 | p99 | added p99 | gateway's own p50 | added | CPU per call |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+      ...rows,
+      "",
+      `The limit checks alone (with limits against without, same store): ${checks("memory")}; ${checks("Redis")}.`,
+      `Limit counters left in Redis by the run (the script did count): ${limitKeys} keys. Section run time: ${seconds.toFixed(0)} s.`,
+      "",
+      `Each round (p50 / p99, own p50, ms):`,
+      "",
+      `| store, limits | ${rounds[0]!.map((_, r) => `round ${r + 1}`).join(" | ")} |`,
+      `|---|${rounds[0]!.map(() => "---:|").join("")}`,
+      ...CONFIGS.map((c, i) => `| ${label(c)} | ${rounds[i]!.map((r) => `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}, ${r.ownP50.toFixed(2)}`).join(" | ")} |`),
+      "",
+      "Run this section alone: `npm run build && npx tsc -p tsconfig.bench.json && node dist/bench/bench/run.js limit`",
+      "(`BENCH_LIMIT_ROUNDS` and `BENCH_LIMIT_SECONDS` change the number of rounds and the measured seconds per gateway and round).",
+    ].join("\n");
+  },
+};
