@@ -93,7 +93,7 @@ export class MemoryLimitCounters implements LimitCounters {
 
   #check(tenant: string, limits: TenantLimits, held: InFlight, now: number): Refusal | undefined {
     if (limits.concurrentRequests !== undefined && held.calls >= limits.concurrentRequests) {
-      return { limit: "concurrentRequests", value: limits.concurrentRequests, retryAfterMs: IN_FLIGHT_RETRY_MS, inFlight: true };
+      return { limit: "concurrentRequests", value: limits.concurrentRequests, retryAfterMs: IN_FLIGHT_RETRY_MS, inFlight: false };
     }
     if (limits.requestsPerMinute !== undefined) {
       const { count, endsAt } = this.#read(tenant, "requestsPerMinute", now);
@@ -138,7 +138,8 @@ export class MemoryLimitCounters implements LimitCounters {
 // tokens in the current minute, its nano-USD in the current day and month.
 // ARGV: the limits (requests, tokens, nano-USD per day and per month, concurrent calls; '' when not set), the call's
 // member, how long a call may be held, how long each window's counter is kept (minute, day, month), what it holds.
-// Returns '' when admitted, else the limit reached and ':window' (the window's usage reached it) or ':in_flight'.
+// Returns '' when admitted, else the limit and ':reached' (the limit itself) or ':in_flight' (with what calls in flight
+// hold).
 const ADMIT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -156,14 +157,14 @@ if tracked then
     redis.call('HINCRBY', KEYS[2], 'nano', -nano)
     redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   end
-  if ARGV[5] ~= '' and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then return 'concurrentRequests:in_flight' end
+  if ARGV[5] ~= '' and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then return 'concurrentRequests:reached' end
 end
-if ARGV[1] ~= '' and tonumber(redis.call('GET', KEYS[3]) or '0') + 1 > tonumber(ARGV[1]) then return 'requestsPerMinute:window' end
+if ARGV[1] ~= '' and tonumber(redis.call('GET', KEYS[3]) or '0') + 1 > tonumber(ARGV[1]) then return 'requestsPerMinute:reached' end
 local held = redis.call('HMGET', KEYS[2], 'tokens', 'nano')
 local function reached(limit, key, holding, name)
   if limit == '' then return nil end
   local used = tonumber(redis.call('GET', key) or '0')
-  if used >= tonumber(limit) then return name .. ':window' end
+  if used >= tonumber(limit) then return name .. ':reached' end
   if used + holding >= tonumber(limit) then return name .. ':in_flight' end
   return nil
 end
@@ -278,10 +279,11 @@ export class RedisLimitCounters implements LimitCounters {
       ),
     );
     if (answer === "") return undefined;
-    const [reached, why] = answer.split(":") as [LimitName, "window" | "in_flight"];
+    const [reached, why] = answer.split(":") as [LimitName, "reached" | "in_flight"];
     const endsAt = reached === "usdPerDay" ? day.endsAt : reached === "usdPerMonth" ? month.endsAt : minute.endsAt;
     const inFlight = why === "in_flight";
-    return { limit: reached, value: limits[reached]!, retryAfterMs: inFlight ? IN_FLIGHT_RETRY_MS : endsAt - now, inFlight };
+    const waitForCalls = inFlight || reached === "concurrentRequests";
+    return { limit: reached, value: limits[reached]!, retryAfterMs: waitForCalls ? IN_FLIGHT_RETRY_MS : endsAt - now, inFlight };
   }
 
   async settle(tenant: string, limits: TenantLimits, call: string, estimate: CallUsage, used: CallUsage, now: number): Promise<void> {
