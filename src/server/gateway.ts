@@ -3,7 +3,7 @@
 
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { destination, pino, type Logger } from "pino";
 import { Authenticator } from "../gateway/auth.js";
 import { ModelCallService } from "../gateway/model-call.js";
@@ -179,6 +179,11 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     telemetry?.countRequest(INVALID_REQUEST_ROUTE, status);
   };
   answerParserErrors(server, refused);
+  const connections = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    connections.add(socket);
+    socket.once("close", () => connections.delete(socket));
+  });
   const url = await listen(server, config.gateway.port, config.gateway.host);
   const metricsServer = config.gateway.metrics
     ? createServer(opsHandler({ telemetry, isDraining: () => draining, configVersion: () => tenants.version, logger }))
@@ -199,8 +204,13 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       tenantsReload?.close();
       logger.info({ timeoutMs }, "draining");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Keep-alive connections become idle as their last response ends: close them as they do.
-      const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
+      // Keep-alive connections become idle as their last response ends: close them as they do. Node does not count
+      // a connection that has not sent a byte yet (one a client opened ahead of use) as idle: closed too, or it would
+      // hold the drain until its timeout.
+      const idleSweep = setInterval(() => {
+        server.closeIdleConnections();
+        for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
+      }, 50);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
       await Promise.race([closed, timedOut]);

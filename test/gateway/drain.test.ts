@@ -1,9 +1,11 @@
 // SIGTERM on a spawned `node dist/cli.js serve`: readyz turns 503, the in-flight stream finishes, exit 0;
-// a stream that would never finish is cut at DRAIN_TIMEOUT_MS and the exit is still 0.
+// a stream that would never finish is cut at DRAIN_TIMEOUT_MS and the exit is still 0; a connection opened ahead of use
+// does not hold the drain up.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { reapOnExit } from "../helpers/reaper.js";
 import { startTestSimulator, type TestSimulator } from "../helpers/sim.js";
 
 let sim: TestSimulator;
@@ -19,6 +21,7 @@ async function serve(env: Record<string, string>): Promise<{ child: ChildProcess
     env: { ...process.env, GEMINI_BASE_URL: sim.url, GEMINI_API_KEY: "up", GATEWAY_AUTH: "none", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  reapOnExit(child); // killed if a failed test leaves it running
   let out = "";
   const draining = new Promise<void>((resolve) => {
     child.stdout!.on("data", (data: Buffer) => {
@@ -88,4 +91,17 @@ test("SIGTERM with a stream that never ends: cut at DRAIN_TIMEOUT_MS, exit 0", a
   } finally {
     await sim.clearFaults();
   }
+});
+
+test("SIGTERM with a connection that never sent a byte (opened ahead of use): closed at once, it does not hold the drain", async () => {
+  // With the drain timeout far beyond the test's, only closing that connection lets the process exit in time.
+  const { child, port } = await serve({ DRAIN_TIMEOUT_MS: "600000" });
+  const exited = once(child, "exit");
+  const unused = rawConnection(port, "");
+  await once(unused.socket, "connect");
+  child.kill("SIGTERM");
+  await unused.ended;
+  const [code] = await exited;
+  expect(code).toBe(0);
+  expect(unused.received()).toBe("");
 });
