@@ -74,6 +74,8 @@ describe("the tenants file", () => {
     const session = (await call(gw.url, "POST", "/v1/sessions", { model: "gemini-2.5-pro" }, "key-a-1")).body.id as string;
     const message = await call(gw.url, "POST", `/v1/sessions/${session}/messages`, { message: "hi" }, "key-a-1");
     expect([message.status, message.headers.get("x-gateway-session-appended")]).toEqual([403, "false"]);
+    const interaction = await call(gw.url, "POST", "/v1beta/interactions", { model: "gemini-2.5-pro", input: "hi" }, "key-a-1");
+    expect([interaction.status, interaction.body.error?.status]).toEqual([403, "PERMISSION_DENIED"]);
     expect((await sim.stats()).requests).toBe(0); // nothing reached upstream
   });
 
@@ -115,7 +117,7 @@ describe("limits", () => {
     expect(Number(refused.headers.get("retry-after"))).toBe(Math.ceil(delaySeconds));
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toContain('gemini_gateway_limit_rejections_total{tenant="team-c",limit="requestsPerMinute"} 1');
-    expect(metrics).toContain('gemini_gateway_limit_rejections_total{tenant="team-a",limit="models"} 3');
+    expect(metrics).toContain('gemini_gateway_limit_rejections_total{tenant="team-a",limit="models"} 4'); // native, OpenAI-compatible, session, interaction
   });
 });
 
