@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { Pool } from "undici";
+import { deleteKeysUnder } from "./redis-keys.js";
 import { startCli, type Child } from "./processes.js";
 import { load, ms, processCpuSeconds, RATE, stats, TARGETS, type Sample } from "./proxy-latency.js";
 import { int, type BenchSection } from "./section.js";
@@ -58,17 +59,6 @@ function tenantsFile(limits: boolean): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Deletes every key under PREFIX in the bench's db; returns how many. */
-async function deleteOwnKeys(client: Redis): Promise<number> {
-  let deleted = 0;
-  let cursor = "0";
-  do {
-    const [next, keys] = await client.scan(cursor, "MATCH", `${PREFIX}*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await client.del(...keys);
-  } while (cursor !== "0");
-  return deleted;
-}
 
 interface Round {
   p50: number;
@@ -92,7 +82,7 @@ export const limitChecks: BenchSection = {
     let limitKeys = 0;
     try {
       await redis.connect();
-      if ((await deleteOwnKeys(redis)) > 0) throw new Error(`keys under ${PREFIX} already in ${REDIS_URL}`);
+      if ((await deleteKeysUnder(redis, PREFIX)) > 0) throw new Error(`keys under ${PREFIX} already in ${REDIS_URL}`);
       redisVersion = /^redis_version:(\S+)/m.exec(await redis.info("server"))?.[1] ?? "unknown";
       for (const limits of [false, true]) writeFileSync(join(dir, `${limits ? "limits" : "keys"}.yaml`), tenantsFile(limits));
       sim = await startCli(["simulate", "--port", "0"], {});
@@ -136,7 +126,7 @@ export const limitChecks: BenchSection = {
       await sim?.stop();
       rmSync(dir, { recursive: true, force: true });
       if (redis.status === "ready") {
-        const deleted = await deleteOwnKeys(redis);
+        const deleted = await deleteKeysUnder(redis, PREFIX);
         process.stdout.write(`limit checks: deleted ${deleted} keys under ${PREFIX} in ${REDIS_URL}\n`);
       }
       redis.disconnect();

@@ -24,6 +24,7 @@ import { Redis } from "ioredis";
 import { Pool } from "undici";
 import { startRedisCluster, type RedisCluster } from "../test/helpers/redis-deployments.js";
 import { CLI, freePort, startCli, type Child } from "./processes.js";
+import { deleteKeysUnder } from "./redis-keys.js";
 import { int, type BenchSection } from "./section.js";
 
 const REPLICAS = [1, 2, 4] as const;
@@ -459,19 +460,8 @@ async function redisInfo(client: Redis): Promise<{ version: string; pid: number 
   return { version: /^redis_version:(\S+)/m.exec(info)?.[1] ?? "unknown", pid: pid === undefined ? undefined : Number(pid) };
 }
 
-/** Deletes every key under PREFIX in the benchmark's db of the shared Redis; returns how many. */
-async function deleteOwnKeys(client: Redis): Promise<number> {
-  let deleted = 0;
-  let cursor = "0";
-  do {
-    const [next, keys] = await client.scan(cursor, "MATCH", `${PREFIX}*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await client.del(...keys);
-  } while (cursor !== "0");
-  return deleted;
-}
 
-/** deleteOwnKeys for a signal handler (synchronous: the process is ending), with redis-cli; best effort. */
+/** deleteKeysUnder(PREFIX) for a signal handler (synchronous: the process is ending), with redis-cli; best effort. */
 function deleteOwnKeysSync(): void {
   try {
     const keys = execFileSync("redis-cli", ["-u", REDIS_URL, "--scan", "--pattern", `${PREFIX}*`], { encoding: "utf8", timeout: 5000 }).split("\n").filter(Boolean);
@@ -515,7 +505,7 @@ export const sessionsThroughput: BenchSection = {
     let versions: { single: string; cluster: string };
     try {
       await redis.connect();
-      if ((await deleteOwnKeys(redis)) > 0) throw new Error(`keys under ${PREFIX} already in ${REDIS_URL}`);
+      if ((await deleteKeysUnder(redis, PREFIX)) > 0) throw new Error(`keys under ${PREFIX} already in ${REDIS_URL}`);
       const shared = await redisInfo(redis);
       cluster = await startRedisCluster({ primaries: 3 });
       const clusterClient = new Redis(cluster.nodes()[0]!.port, "127.0.0.1", { lazyConnect: true });
@@ -567,7 +557,7 @@ export const sessionsThroughput: BenchSection = {
       killChildrenSync();
       await cluster?.stop();
       if (redis.status === "ready") {
-        const deleted = await deleteOwnKeys(redis);
+        const deleted = await deleteKeysUnder(redis, PREFIX);
         process.stdout.write(`message throughput: deleted ${deleted} keys under ${PREFIX} in ${REDIS_URL}\n`);
       }
       redis.disconnect();
