@@ -43,6 +43,7 @@ const SECTION_TITLES: Record<string, { title: string; summary: string }> = {
   resources: { title: "Resources", summary: "Tenant isolation of the cached contents, files, batches... made under the shared upstream key." },
   interactions: { title: "Interactions", summary: "Chain tracking and turn caps of Interactions API chains (`previous_interaction_id`)." },
   telemetry: { title: "Telemetry", summary: "Traces (OpenTelemetry), prices and metric labels." },
+  console: { title: "Console", summary: "The operator console at `/ui/`: who may open it, what it keeps, where it links traces." },
 };
 
 /** A default as a user would write it: unset, an empty string or an empty list mean "no default". */

@@ -16,6 +16,9 @@ import { proxyHandler } from "../routes/proxy.js";
 import type { ResourceGuard } from "../resources/guard.js";
 import type { InteractionTracker } from "../interactions/tracker.js";
 import { sessionRoutes } from "../routes/sessions.js";
+import { consoleRoutes } from "../routes/console.js";
+import type { ConsoleAccess } from "../console/access.js";
+import type { OperatorConsole } from "../console/console.js";
 import type { SessionService } from "../sessions/index.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Config } from "./config.js";
@@ -34,6 +37,8 @@ export interface AppDeps {
   isDraining(): boolean;
   /** The tenants file's version now live, for /readyz. */
   configVersion(): string | undefined;
+  /** The operator console at /ui/ (absent with CONSOLE=off). */
+  console?: { service: OperatorConsole; access: ConsoleAccess; traceUrl?: string };
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -68,6 +73,7 @@ function expressApp(deps: AppDeps, onUnexpectedError: (err: unknown) => void): E
   // With METRICS_PORT, /metrics is on its own listener only (see opsHandler).
   if (deps.telemetry && !metrics) app.use(metricsRouter(deps.telemetry));
   app.use(sessionRoutes(deps.sessions, deps.auth, { maxBodyBytes, bodyIdleMs: deps.config.gateway.bodyIdleTimeoutMs, onUnexpectedError }));
+  if (deps.console) app.use(consoleRoutes(deps.console.service, deps.console.access, deps.console.traceUrl));
   finish(app, maxBodyBytes, onUnexpectedError);
   return app;
 }

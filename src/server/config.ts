@@ -1,6 +1,7 @@
 // The whole configuration: one section per concern, loaded together so every problem is reported at once.
 // Each concern adds its section with one line in `sections` and one in `Config`.
 
+import { consoleSection, type ConsoleConfig } from "../config/console.js";
 import { gatewaySection, type GatewayConfig } from "../config/gateway.js";
 import { interactionSection, type InteractionConfig } from "../config/interactions.js";
 import { resourceSection, type ResourceConfig } from "../config/resources.js";
@@ -14,6 +15,7 @@ export const sections = {
   telemetry: telemetrySection,
   resources: resourceSection,
   interactions: interactionSection,
+  console: consoleSection,
 };
 
 /** The sections other than `gateway` fall back to their defaults when a caller (a test) builds only the gateway
@@ -24,6 +26,7 @@ export interface Config {
   telemetry?: TelemetryConfig;
   resources?: ResourceConfig;
   interactions?: InteractionConfig;
+  console?: ConsoleConfig;
 }
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[]): Config {

@@ -1,6 +1,7 @@
 // The gateway's lifecycle, usable in-process by tests and by `serve`: listen, then drain (readyz 503, no new
 // connections, in-flight requests finish within DRAIN_TIMEOUT_MS, drain hooks run), then close.
 
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -26,6 +27,11 @@ import { MemoryLimitCounters, RedisLimitCounters } from "../tenants/counters.js"
 import { TenantGovernor } from "../tenants/governor.js";
 import { loadPriceTable } from "../pricing/price-table.js";
 import { Pricer } from "../pricing/pricer.js";
+import { defaultConsoleConfig } from "../config/console.js";
+import { ConsoleAccess } from "../console/access.js";
+import { OperatorConsole } from "../console/console.js";
+import { ANONYMOUS_TENANT } from "../gateway/auth.js";
+import { OTHER_LABEL } from "../telemetry/telemetry.js";
 import { answerParserErrors, INVALID_REQUEST_ROUTE } from "./client-errors.js";
 import type { Config } from "./config.js";
 
@@ -89,6 +95,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     );
   const auth = config.gateway.auth;
   const tenants = new TenantDirectory(auth);
+  const authenticator = new Authenticator(auth, config.gateway.upstream.apiKey, () => tenants.keys);
   const telemetryConfig = config.telemetry ?? loadTelemetryConfig({});
   // One price table for telemetry's spend and the tenants' budgets: a budget stops spend as the dashboard counts it.
   const pricer = new Pricer(loadPriceTable(telemetryConfig.pricingFile));
@@ -117,10 +124,37 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     config.gateway.limitsOnStoreDown,
   );
   telemetry?.registerTenantBudgets(() => governor.budgets());
+  // Exactly one of the two exists: the test's sink, or telemetry's.
+  const recordingSink: TurnSink = deps.turnSink ?? telemetry!.turnSink;
+  const consoleConfig = config.console ?? defaultConsoleConfig;
+  const operatorConsole = consoleConfig.enabled
+    ? new OperatorConsole({
+        replica: randomBytes(3).toString("hex"),
+        turns: consoleConfig.turns,
+        foldTenant: (tenant) => (tenant === ANONYMOUS_TENANT || tenants.knows(tenant) ? tenant : OTHER_LABEL),
+        showContent: telemetryConfig.contentCapture.onSpan || telemetryConfig.contentCapture.onEvent,
+        maxTurns: (config.sessions ?? defaultSessionConfig).maxTurns,
+        session: async (id) => (await sessions.store.lookup(id)).session,
+        exportSession: (tenant, id) => sessions.export(authenticator.callerFor(tenant) ?? { tenant, upstreamKey: "" }, id),
+      })
+    : undefined;
+  const turnSink: TurnSink = operatorConsole
+    ? {
+        record(turn) {
+          const recorded = recordingSink.record(turn);
+          try {
+            operatorConsole.record(turn, recorded, pricer.costOf(turn));
+          } catch (err) {
+            // The console's copy of a turn is the one thing lost: metrics, span and log are recorded already.
+            telemetry?.telemetryFault("console", err);
+          }
+          return recorded;
+        },
+      }
+    : recordingSink;
   const modelCalls = new ModelCallService({
     config: config.gateway,
-    // Exactly one of the two exists: the test's sink, or telemetry's.
-    turnSink: deps.turnSink ?? telemetry!.turnSink,
+    turnSink,
     logger,
     ...(deps.random ? { random: deps.random } : {}),
     ...(telemetry ? { onTelemetryFault: (stage, err) => telemetry.telemetryFault(stage, err) } : {}),
@@ -159,7 +193,10 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     guard,
     interactions,
     telemetry,
-    auth: new Authenticator(config.gateway.auth, config.gateway.upstream.apiKey, () => tenants.keys),
+    auth: authenticator,
+    ...(operatorConsole
+      ? { console: { service: operatorConsole, access: new ConsoleAccess(consoleConfig.adminKeys, authenticator, auth.mode), ...(consoleConfig.traceUrl ? { traceUrl: consoleConfig.traceUrl } : {}) } }
+      : {}),
     configVersion: () => tenants.version,
     logger,
     isDraining: () => draining,

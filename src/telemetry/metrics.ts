@@ -124,7 +124,7 @@ export class GatewayMetrics {
   private readonly redisFailures = this.counter("gemini_gateway_redis_failures_total", "Operations on the shared Redis store that failed (each answered 503 UNAVAILABLE), by what they were for: sessions, resource_owners, interaction_chains, tenant_limits.", ["concern"]);
   private readonly unreplicatedCommits = this.counter("gemini_gateway_session_unreplicated_commits_total", "Session turns acknowledged although fewer Redis replicas than SESSION_REDIS_WAIT_REPLICAS confirmed them in time: a failover now could lose them.", []);
   private readonly turnCap = this.counter("gemini_gateway_turn_cap_total", "Turn cap hits by action: rejected, trimmed.", ["action"]);
-  private readonly telemetryErrors = this.counter("gemini_gateway_telemetry_errors_total", "Faults while recording a turn, by stage: span, exemplar, metrics, log, settle. The turn's metrics are still recorded (an exemplar is dropped, not the count).", ["stage"]);
+  private readonly telemetryErrors = this.counter("gemini_gateway_telemetry_errors_total", "Faults while recording a turn, by stage: span, exemplar, metrics, log, settle, console. The turn's metrics are still recorded (an exemplar is dropped, not the count).", ["stage"]);
   private readonly spansExportFailed = this.counter("gemini_gateway_spans_export_failed_total", "Spans the OTLP exporter failed to deliver to the collector: they are dropped (the first failure per endpoint is logged).", []);
   /** Called when an exemplar was refused (the count was still recorded without it). */
   private exemplarFault: (err: unknown) => void = () => undefined;
