@@ -520,6 +520,14 @@ function isOpenAiError(value: unknown): boolean {
   return isObject(value) && isObject(value.error) && typeof value.error.message === "string" && typeof value.error.type === "string";
 }
 
+function pathnameOf(sent: string): string | undefined {
+  try {
+    return new URL(sent, "http://gateway").pathname;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The problems of one answer (empty when it is fine). `upstream`: statuses the simulator answered meanwhile. */
 function judge(c: Case, response: RawResponse, upstream: Map<number, number>): string[] {
   const problems: string[] = [];
@@ -527,6 +535,9 @@ function judge(c: Case, response: RawResponse, upstream: Map<number, number>): s
   const openAiPath = c.sentPath.includes("/openai/");
   const fromUpstream = (upstream.get(status) ?? 0) > 0;
   if (status >= 500 && !fromUpstream) problems.push(`a ${status} made by the gateway`);
+  // The one redirect there is: `/` sends a browser to the console.
+  const toConsole = status === 302 && header(response, "location") === "/ui/" && pathnameOf(c.sentPath) === "/";
+  if (toConsole) return problems;
   if (status >= 300 && status < 400) problems.push(`a redirect (${status})`);
   if (body.length === 0) {
     // A resumable upload's answers carry their news in x-goog-upload-* headers and an empty body, as Google's do.
