@@ -131,10 +131,11 @@ export interface TurnDetail extends TurnSummary {
   clientAborted: boolean;
 }
 
-/** A conversation: a session of the session API, or turns grouped by `x-gateway-session` on the proxy routes. */
+/** A conversation: a session of the session API, an Interactions API chain (by its first interaction's id), or turns
+ *  grouped by their `x-gateway-session` header on the proxy routes. */
 export interface ConversationSummary {
   id: string;
-  kind: "session" | "tagged";
+  kind: "session" | "interaction_chain" | "tagged";
   tenant: string;
   model: string;
   turns: number;

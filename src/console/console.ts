@@ -154,7 +154,8 @@ export class OperatorConsole {
   /** A finished turn: O(1), bounded memory. */
   record(turn: TurnRecord, recorded: RecordedTurn, costUsd: number | undefined): void {
     const view = turnView(turn, recorded, costUsd);
-    const stored = this.#log.add(view, SESSION_ROUTES.has(turn.route) ? "session" : "tagged");
+    const kind = SESSION_ROUTES.has(turn.route) ? "session" : turn.route.startsWith("interactions.") ? "interaction_chain" : "tagged";
+    const stored = this.#log.add(view, kind);
     const tenant = this.options.foldTenant(turn.tenant);
     let series = this.#series.get(tenant);
     if (!series) this.#series.set(tenant, (series = new TenantSeries()));

@@ -2,11 +2,11 @@
 // an index of conversations (the newest `maxConversations`, each with its latest turns). Recording is O(1) and the
 // memory is bounded whatever the traffic, so the console costs the hot path the same whether anyone looks or not.
 
-import type { TurnDetail } from "./api-types.js";
+import type { ConversationSummary, TurnDetail } from "./api-types.js";
 
 export interface ConversationEntry {
   id: string;
-  kind: "session" | "tagged";
+  kind: ConversationSummary["kind"];
   tenant: string;
   model: string;
   /** Sequence numbers of its turns in the ring, oldest first (those overwritten since are skipped on read). */

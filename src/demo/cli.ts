@@ -12,6 +12,8 @@ import { DEFAULT_TRAFFIC_OPTIONS, startTraffic, type RunningTraffic, type Traffi
 
 /** The demo's tenants file: three tenants, one key each; team-a has budgets, team-b limits its traffic trips. */
 export const DEMO_TENANTS_FILE = fileURLToPath(new URL("../../examples/gateway.yaml", import.meta.url));
+/** The demo's admin key: the console URL it prints carries it, so the page opens with no extra step. */
+export const DEMO_ADMIN_KEY = "demo-admin-key";
 /** The keys of the demo's tenants (demo, team-a, team-b): the simulated users take turns with them. */
 const DEMO_KEYS = ["demo-key", "team-a-key", "team-b-key"];
 
@@ -57,6 +59,7 @@ export function demoSettings(env: DemoOptions["env"], simulatorUrl: string, port
     GATEWAY_AUTH: "keys",
     GATEWAY_KEYS: undefined,
     GATEWAY_CONFIG: DEMO_TENANTS_FILE,
+    ADMIN_KEYS: DEMO_ADMIN_KEY,
     PORT: String(port),
     HOST: host,
   };
@@ -91,9 +94,13 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   };
 }
 
+/** The console with the demo's admin key in the fragment (the page keeps it for the tab; it never reaches a log). */
+export const consoleUrl = (gatewayUrl: string): string => `${gatewayUrl}/ui/#key=${DEMO_ADMIN_KEY}`;
+
 /** What to print so a user can point an app (and a Prometheus) at the gateway. */
 export function banner(gatewayUrl: string, key: string): string {
   return [
+    `  console:   ${consoleUrl(gatewayUrl)}   (open it in a browser: live traffic, spend, truncations, each turn and session)`,
     `  metrics:   ${gatewayUrl}/metrics   (Prometheus scrape target; exemplars with Accept: application/openmetrics-text)`,
     `  health:    ${gatewayUrl}/healthz`,
     "",
@@ -130,7 +137,8 @@ Options:
 
 Gateway settings (SESSION_*, OTEL_*, LOG_LEVEL, ...) are read from the environment as for 'serve' (see
 'gemini-chat-gateway serve --help'); the upstream, its key and the tenants (examples/gateway.yaml: three keys, limits
-that team-b's share of the traffic trips) are always the demo's.
+that team-b's share of the traffic trips) are always the demo's, and so is the console's admin key (demo-admin-key,
+in the console URL it prints).
 `;
 }
 

@@ -34,6 +34,7 @@ async function sessionCall(key: string, path: string, body: unknown): Promise<Re
 }
 
 let sessionId: string;
+let chainRoot: string;
 
 beforeAll(async () => {
   sim = await startTestSimulator({ replyTokens: { min: 10, max: 20 } });
@@ -61,6 +62,9 @@ beforeAll(async () => {
   expect(await generate(KEY_B, "gemini-2.0-flash")).toBe(200); // retried once
   sessionId = (await sessionCall(KEY_A, "/v1/sessions", { model: "gemini-2.0-flash" })).id as string;
   for (const message of ["one", "two", "three"]) await sessionCall(KEY_A, `/v1/sessions/${sessionId}/messages`, { message });
+  const first = await sessionCall(KEY_B, "/v1beta/interactions", { model: "gemini-2.5-flash", input: "first" });
+  chainRoot = first.id as string;
+  await sessionCall(KEY_B, "/v1beta/interactions", { model: "gemini-2.5-flash", input: "second", previous_interaction_id: chainRoot });
 });
 
 afterAll(async () => {
@@ -91,19 +95,19 @@ describe("overview", () => {
     const { body } = await api<Overview>("/ui/api/overview", ADMIN);
     const total = (values: number[]): number => values.reduce((a, b) => a + b, 0);
     expect(body.t).toHaveLength(360);
-    expect(total(body.series.requests)).toBe(7); // 4 proxy calls + 3 session messages
+    expect(total(body.series.requests)).toBe(9); // 4 proxy calls, 3 session messages, 2 interactions
     expect(total(body.series.tokens.output)).toBeGreaterThan(0);
     expect(total(body.series.truncations.output_limit)).toBe(1);
     expect(total(body.series.retries)).toBe(1);
     expect(body.spend.todayUsd).toBeGreaterThan(0);
     expect(body.spend.byTenant.map((s) => s.tenant).sort()).toEqual(["team-a", "team-b"]);
     expect(body.recent.latencyP50Ms).not.toBeNull();
-    expect(body.recent.truncationRate).toBeCloseTo(1 / 7, 6);
+    expect(body.recent.truncationRate).toBeCloseTo(1 / 9, 6);
   });
 
   it("a tenant key sees only its own tenant's figures", async () => {
     const { body } = await api<Overview>("/ui/api/overview", KEY_B);
-    expect(body.series.requests.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(body.series.requests.reduce((a, b) => a + b, 0)).toBe(4);
     expect(body.spend.byTenant.map((s) => s.tenant)).toEqual(["team-b"]);
   });
 });
@@ -111,7 +115,7 @@ describe("overview", () => {
 describe("turns", () => {
   it("lists the newest first, filters, and tells a tenant only its own", async () => {
     const all = (await api<TurnList>("/ui/api/turns", ADMIN)).body;
-    expect(all.turns).toHaveLength(7);
+    expect(all.turns).toHaveLength(9);
     expect(all.turns.map((t) => t.at)).toEqual([...all.turns.map((t) => t.at)].sort((a, b) => b - a));
     expect(all.facets.tenants).toEqual(["team-a", "team-b"]);
     expect(all.facets.finishReasons).toEqual(expect.arrayContaining(["max_tokens", "stop"]));
@@ -151,6 +155,14 @@ describe("conversations", () => {
     // Not team-b's.
     expect((await api(`/ui/api/conversations/${sessionId}`, KEY_B)).status).toBe(404);
     expect((await api(body.exportPath!, KEY_B)).status).toBe(404);
-    expect((await api<ConversationList>("/ui/api/conversations", KEY_B)).body.conversations).toEqual([]);
+    const ofB = (await api<ConversationList>("/ui/api/conversations", KEY_B)).body.conversations;
+    expect(ofB.map((c) => c.id)).toEqual([chainRoot]);
+  });
+
+  it("an Interactions chain is one conversation, named by its first interaction", async () => {
+    const { body } = await api<ConversationDetail>(`/ui/api/conversations/${chainRoot}`, KEY_B);
+    expect(body).toMatchObject({ id: chainRoot, kind: "interaction_chain", tenant: "team-b", model: "gemini-2.5-flash" });
+    expect(body.turnList.map((t) => t.turn)).toEqual([1, 2]);
+    expect(body.exportPath).toBeUndefined();
   });
 });
