@@ -9,8 +9,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.web.json ./
 COPY src ./src
+COPY web ./web
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS prod-deps
@@ -29,6 +30,7 @@ COPY --chown=root:root --from=build /app/dist ./dist
 COPY --chown=root:root pricing ./pricing
 COPY --chown=root:root dashboards ./dashboards
 COPY --chown=root:root examples ./examples
+COPY --chown=root:root web/index.html web/style.css ./web/
 USER node
 EXPOSE 8080
 # Node's own fetch: the slim image has no curl or wget.

@@ -14,4 +14,6 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // The console page (web/src -> dist/web, tsconfig.web.json): browser code.
+  { files: ["web/src/**/*.ts"], languageOptions: { globals: { ...globals.browser } } },
 );

@@ -172,7 +172,7 @@ export interface ConversationTurn {
 export interface ConversationDetail extends ConversationSummary {
   /** Turns in order. */
   turnList: ConversationTurn[];
-  /** Whether message texts are shown (CONSOLE_SHOW_CONTENT, or content capture on). */
+  /** Whether message texts are shown: only with content capture on (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT). */
   contentShown: boolean;
   /** Session API only: GET this (with the same key) for the session's export. */
   exportPath?: string;

@@ -31,8 +31,11 @@ const text = (value: unknown): string | undefined => (typeof value === "string" 
 export function consoleRoutes(operatorConsole: OperatorConsole, access: ConsoleAccess, traceUrl?: string): Router {
   const router = express.Router();
   router.get("/", (_req, res) => res.redirect(302, "/ui/"));
-  router.get("/ui", (_req, res) => res.redirect(301, "/ui/"));
-  router.get("/ui/", (_req, res) => res.set(PAGE_HEADERS).set("cache-control", "no-cache").sendFile("index.html", { root: WEB_DIR }));
+  // Express routes /ui and /ui/ alike; the page's relative URLs (style.css, js/, api/) need the slash.
+  router.get("/ui/", (req, res) => {
+    if (!new URL(req.originalUrl, "http://gateway").pathname.endsWith("/")) return res.redirect(301, "/ui/");
+    res.set(PAGE_HEADERS).set("cache-control", "no-cache").sendFile("index.html", { root: WEB_DIR });
+  });
   router.get("/ui/style.css", (_req, res) => res.set(PAGE_HEADERS).set("cache-control", "no-cache").sendFile("style.css", { root: WEB_DIR }));
   router.use("/ui/js", express.static(SCRIPTS_DIR, { index: false, fallthrough: true, setHeaders: (res) => res.setHeader("cache-control", "no-cache") }));
 
