@@ -39,8 +39,8 @@ describe("docs/configuration.md", () => {
     expect(committed, "docs/configuration.md differs from the config sections: run `npm run docs:config`").toBe(configurationMarkdown());
   });
 
-  it("lists every section, in the order gateway, sessions, resources, interactions, telemetry", () => {
-    expect(reference.map((section) => section.name)).toEqual(["gateway", "sessions", "resources", "interactions", "telemetry"]);
+  it("lists every section, in the order gateway, sessions, resources, interactions, telemetry, console", () => {
+    expect(reference.map((section) => section.name)).toEqual(["gateway", "sessions", "resources", "interactions", "telemetry", "console"]);
     expect(reference.map((section) => section.name).sort()).toEqual(Object.keys(sections).sort());
   });
 });
