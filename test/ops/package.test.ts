@@ -148,7 +148,7 @@ describe("the npm package", () => {
   });
 
   it("holds dist/, pricing/, dashboards/, examples/, LICENSE and README.md, and no sources, tests or benchmarks", () => {
-    for (const file of ["package.json", "LICENSE", "README.md", "dist/cli.js", "dist/server/cli.js", "dist/config/reference.js", "dist/demo/cli.js", "pricing/gemini.json", "examples/gateway.yaml"]) {
+    for (const file of ["package.json", "LICENSE", "README.md", "dist/cli.js", "dist/server/cli.js", "dist/config/reference.js", "dist/demo/cli.js", "pricing/gemini.json", "examples/gateway.yaml", "web/index.html", "web/style.css", "dist/web/main.js"]) {
       expect(packedFiles, file).toContain(file);
     }
     expect(packedFiles.some((file) => file.startsWith("dashboards/grafana/"))).toBe(true);
@@ -224,6 +224,13 @@ describe("the npm package", () => {
     expect(reply.status, output).toBe(200);
     const body = (await reply.json()) as { candidates?: { content?: { parts?: { text?: string }[] } }[] };
     expect(body.candidates?.[0]?.content?.parts?.[0]?.text).toBeTruthy();
+
+    // The console ships with the package: its page, stylesheet and scripts, and the URL printed first.
+    expect(output).toContain(`console:   ${gatewayUrl}/ui/#key=demo-admin-key`);
+    for (const [path, type] of [["/ui/", "text/html"], ["/ui/style.css", "text/css"], ["/ui/js/main.js", "text/javascript"]] as const) {
+      const asset = await fetch(`${gatewayUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
+      expect([asset.status, asset.headers.get("content-type")?.split(";")[0]], path).toEqual([200, type]);
+    }
 
     process.kill(-demo.pid!, "SIGTERM");
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
