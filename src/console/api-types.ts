@@ -25,6 +25,10 @@ export interface WhoAmI {
 export interface Overview {
   /** Epoch ms when computed. */
   now: number;
+  /** Whose figures: this replica's memory, or the whole fleet's from Prometheus (PROMETHEUS_URL, admin keys only). */
+  source: "replica" | "prometheus";
+  /** Prometheus could not be asked (the replica's own figures are shown instead): why. */
+  sourceError?: string;
   bucketSeconds: number;
   /** Bucket start times (epoch ms), one per value of every series below. */
   t: number[];
@@ -151,8 +155,11 @@ export interface ConversationList {
 export interface ConversationTurn {
   /** 1-based turn number. */
   turn: number;
-  /** The turn's record on this replica, when still in its memory (absent for older turns). */
+  /** The record of the call that answered the turn (else of the last that tried), when still in this replica's memory
+   *  (absent for older turns). */
   turnId?: string;
+  /** Calls made for this turn: more than 1 when one was refused or failed and the client sent it again. */
+  calls?: number;
   at?: number;
   promptTokens?: number;
   outputTokens?: number;

@@ -14,6 +14,7 @@ import type {
   TurnList,
   TurnSummary,
 } from "./api-types.js";
+import { prometheusOverview, type PromQl } from "./prometheus-overview.js";
 import { overviewOf, TenantSeries } from "./series.js";
 import { TurnLog } from "./turn-log.js";
 
@@ -40,6 +41,8 @@ export interface ConsoleOptions {
   showContent: boolean;
   /** The session turn cap, shown on a session's page. */
   maxTurns: number;
+  /** PROMETHEUS_URL: the admin overview is the fleet's, from Prometheus. */
+  prometheus?: PromQl;
   /** Reads a session (undefined when there is none or it is gone). */
   session(id: string): Promise<ConsoleSession | undefined>;
   /** A session's export, as its tenant gets it from GET /v1/sessions/{id}. */
@@ -175,10 +178,18 @@ export class OperatorConsole {
     });
   }
 
-  overview(scope: ConsoleScope): Overview {
+  async overview(scope: ConsoleScope): Promise<Overview> {
+    const now = this.#now();
+    if (scope.role === "admin" && this.options.prometheus) {
+      try {
+        return await prometheusOverview(this.options.prometheus, now);
+      } catch (err) {
+        return { ...overviewOf(this.#series, now), sourceError: err instanceof Error ? err.message : String(err) };
+      }
+    }
     const series =
       scope.role === "admin" ? this.#series : new Map([...this.#series].filter(([tenant]) => tenant === this.options.foldTenant(scope.tenant)));
-    return overviewOf(series, this.#now());
+    return overviewOf(series, now);
   }
 
   turns(scope: ConsoleScope, filters: TurnFilters): TurnList {
@@ -220,7 +231,7 @@ export class OperatorConsole {
       conversations: this.#log
         .conversations()
         .filter((c) => visible(scope, c.tenant) && c.id.startsWith(query))
-        .map((c) => ({ id: c.id, kind: c.kind, tenant: c.tenant, model: c.model, turns: c.turns.length, lastAt: c.lastAt })),
+        .map((c) => ({ id: c.id, kind: c.kind, tenant: c.tenant, model: c.model, turns: c.turnCount, lastAt: c.lastAt })),
     };
   }
 
@@ -231,10 +242,15 @@ export class OperatorConsole {
     const session = await this.options.session(id);
     const tenant = session?.tenant ?? seen?.entry.tenant;
     if (tenant === undefined || !visible(scope, tenant)) return undefined;
+    // One entry per turn: the call that answered it (or, when none did, the last that tried), and how many calls it took.
     const records = new Map<number, TurnDetail>();
+    const calls = new Map<number, number>();
     let lastAt = seen?.entry.lastAt ?? 0;
     seen?.turns.forEach((turn, i) => {
-      records.set(turn.sessionTurn ?? i + 1, turn);
+      const n = turn.sessionTurn ?? i + 1;
+      const kept = records.get(n);
+      if (!kept || turn.httpStatus < 400 || kept.httpStatus >= 400) records.set(n, turn);
+      calls.set(n, (calls.get(n) ?? 0) + 1);
       lastAt = Math.max(lastAt, turn.at);
     });
     const turnList: ConversationTurn[] = [];
@@ -246,7 +262,7 @@ export class OperatorConsole {
       const message = messages[n - firstHeld];
       turnList.push({
         turn: n,
-        ...(record ? turnFigures(record) : {}),
+        ...(record ? { ...turnFigures(record), calls: calls.get(n)! } : {}),
         ...(message?.user ? { user: textOf(message.user, this.options.showContent)! } : {}),
         ...(message?.model ? { model: textOf(message.model, this.options.showContent)! } : {}),
       });

@@ -195,6 +195,7 @@ export function overviewOf(tenants: ReadonlyMap<string, TenantSeries>, now: numb
   return {
     now,
     bucketSeconds: BUCKET_SECONDS,
+    source: "replica",
     t,
     series,
     recent: {

@@ -9,8 +9,10 @@ export interface ConversationEntry {
   kind: ConversationSummary["kind"];
   tenant: string;
   model: string;
-  /** Sequence numbers of its turns in the ring, oldest first (those overwritten since are skipped on read). */
+  /** Sequence numbers of its calls in the ring, oldest first (those overwritten since are skipped on read). */
   turns: number[];
+  /** Its turns so far: the highest turn number seen (a call refused or failed and sent again is the same turn). */
+  turnCount: number;
   lastAt: number;
 }
 
@@ -50,8 +52,9 @@ export class TurnLog {
   #index(id: string, kind: ConversationEntry["kind"], turn: TurnDetail, seq: number): void {
     let entry = this.#conversations.get(id);
     if (entry) this.#conversations.delete(id); // re-inserted last: the map's order is the recency order
-    else entry = { id, kind, tenant: turn.tenant, model: turn.model, turns: [], lastAt: 0 };
+    else entry = { id, kind, tenant: turn.tenant, model: turn.model, turns: [], turnCount: 0, lastAt: 0 };
     entry.turns.push(seq);
+    entry.turnCount = turn.sessionTurn !== undefined ? Math.max(entry.turnCount, turn.sessionTurn) : entry.turnCount + 1;
     if (entry.turns.length > this.options.maxTurnsPerConversation) entry.turns.shift();
     entry.lastAt = turn.at;
     this.#conversations.set(id, entry);

@@ -49,7 +49,7 @@ export function consoleRoutes(operatorConsole: OperatorConsole, access: ConsoleA
     const body: WhoAmI = { role: who.role, ...(who.role === "tenant" ? { tenant: who.tenant } : {}), ...(traceUrl ? { traceUrl } : {}) };
     sendJson(res, body);
   });
-  router.get("/ui/api/overview", (req, res) => sendJson(res, operatorConsole.overview(scope(req))));
+  router.get("/ui/api/overview", async (req, res) => sendJson(res, await operatorConsole.overview(scope(req))));
   router.get("/ui/api/turns", (req, res) => {
     const q = req.query;
     const limit = Number(text(q.limit) ?? NaN);

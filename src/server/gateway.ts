@@ -30,6 +30,7 @@ import { Pricer } from "../pricing/pricer.js";
 import { defaultConsoleConfig } from "../config/console.js";
 import { ConsoleAccess } from "../console/access.js";
 import { OperatorConsole } from "../console/console.js";
+import { promQl } from "../console/prometheus-overview.js";
 import { ANONYMOUS_TENANT } from "../gateway/auth.js";
 import { OTHER_LABEL } from "../telemetry/telemetry.js";
 import { answerParserErrors, INVALID_REQUEST_ROUTE } from "./client-errors.js";
@@ -134,6 +135,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
         foldTenant: (tenant) => (tenant === ANONYMOUS_TENANT || tenants.knows(tenant) ? tenant : OTHER_LABEL),
         showContent: telemetryConfig.contentCapture.onSpan || telemetryConfig.contentCapture.onEvent,
         maxTurns: (config.sessions ?? defaultSessionConfig).maxTurns,
+        ...(consoleConfig.prometheusUrl ? { prometheus: promQl(consoleConfig.prometheusUrl) } : {}),
         session: async (id) => (await sessions.store.lookup(id)).session,
         exportSession: (tenant, id) => sessions.export(authenticator.callerFor(tenant) ?? { tenant, upstreamKey: "" }, id),
       })

@@ -62,6 +62,9 @@ beforeAll(async () => {
   expect(await generate(KEY_B, "gemini-2.0-flash")).toBe(200); // retried once
   sessionId = (await sessionCall(KEY_A, "/v1/sessions", { model: "gemini-2.0-flash" })).id as string;
   for (const message of ["one", "two", "three"]) await sessionCall(KEY_A, `/v1/sessions/${sessionId}/messages`, { message });
+  // A fourth message fails upstream (400: not retried, nothing appended) and is sent again.
+  await sim.setFaults([{ fault: { status: 400 }, times: 1 }]);
+  for (let i = 0; i < 2; i++) await sessionCall(KEY_A, `/v1/sessions/${sessionId}/messages`, { message: "four" });
   const first = await sessionCall(KEY_B, "/v1beta/interactions", { model: "gemini-2.5-flash", input: "first" });
   chainRoot = first.id as string;
   await sessionCall(KEY_B, "/v1beta/interactions", { model: "gemini-2.5-flash", input: "second", previous_interaction_id: chainRoot });
@@ -95,14 +98,15 @@ describe("overview", () => {
     const { body } = await api<Overview>("/ui/api/overview", ADMIN);
     const total = (values: number[]): number => values.reduce((a, b) => a + b, 0);
     expect(body.t).toHaveLength(360);
-    expect(total(body.series.requests)).toBe(9); // 4 proxy calls, 3 session messages, 2 interactions
+    expect(total(body.series.requests)).toBe(11); // 4 proxy calls, 5 session messages (one failed), 2 interactions
+    expect(total(body.series.errors)).toBe(1);
     expect(total(body.series.tokens.output)).toBeGreaterThan(0);
     expect(total(body.series.truncations.output_limit)).toBe(1);
     expect(total(body.series.retries)).toBe(1);
     expect(body.spend.todayUsd).toBeGreaterThan(0);
     expect(body.spend.byTenant.map((s) => s.tenant).sort()).toEqual(["team-a", "team-b"]);
     expect(body.recent.latencyP50Ms).not.toBeNull();
-    expect(body.recent.truncationRate).toBeCloseTo(1 / 9, 6);
+    expect(body.recent.truncationRate).toBeCloseTo(1 / 10, 6); // the failed call has no response
   });
 
   it("a tenant key sees only its own tenant's figures", async () => {
@@ -115,7 +119,7 @@ describe("overview", () => {
 describe("turns", () => {
   it("lists the newest first, filters, and tells a tenant only its own", async () => {
     const all = (await api<TurnList>("/ui/api/turns", ADMIN)).body;
-    expect(all.turns).toHaveLength(9);
+    expect(all.turns).toHaveLength(11);
     expect(all.turns.map((t) => t.at)).toEqual([...all.turns.map((t) => t.at)].sort((a, b) => b - a));
     expect(all.facets.tenants).toEqual(["team-a", "team-b"]);
     expect(all.facets.finishReasons).toEqual(expect.arrayContaining(["max_tokens", "stop"]));
@@ -142,16 +146,20 @@ describe("turns", () => {
 describe("conversations", () => {
   it("a session's page has its turns in order, the prompt growing with the history, and its export", async () => {
     const list = (await api<ConversationList>(`/ui/api/conversations?q=${sessionId.slice(0, 6)}`, KEY_A)).body;
-    expect(list.conversations).toEqual([expect.objectContaining({ id: sessionId, kind: "session", tenant: "team-a", turns: 3 })]);
+    expect(list.conversations).toEqual([expect.objectContaining({ id: sessionId, kind: "session", tenant: "team-a", turns: 4 })]);
     const { body } = await api<ConversationDetail>(`/ui/api/conversations/${sessionId}`, ADMIN);
-    expect(body.turnList.map((t) => t.turn)).toEqual([1, 2, 3]);
+    expect(body.turnList.map((t) => [t.turn, t.calls, t.httpStatus])).toEqual([
+      [1, 1, 200],
+      [2, 1, 200],
+      [3, 1, 200],
+      [4, 2, 200], // the failed call and the one that answered: one turn
+    ]);
     const prompts = body.turnList.map((t) => t.promptTokens!);
-    expect(prompts[1]).toBeGreaterThan(prompts[0]!);
-    expect(prompts[2]).toBeGreaterThan(prompts[1]!);
+    for (let i = 1; i < prompts.length; i++) expect(prompts[i]).toBeGreaterThan(prompts[i - 1]!);
     expect(body.turnList[0]!.user).toEqual({ chars: 3 }); // content capture off: sizes only
     expect(body.contentShown).toBe(false);
     const exported = await api<{ id: string; turns: number }>(body.exportPath!, ADMIN);
-    expect(exported.body).toMatchObject({ id: sessionId, turns: 3 });
+    expect(exported.body).toMatchObject({ id: sessionId, turns: 4 });
     // Not team-b's.
     expect((await api(`/ui/api/conversations/${sessionId}`, KEY_B)).status).toBe(404);
     expect((await api(body.exportPath!, KEY_B)).status).toBe(404);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { TurnDetail } from "../../src/console/api-types.js";
 import { BUCKETS, BUCKET_SECONDS, latencyBin, latencyQuantile, overviewOf, TenantSeries, type TurnPoint } from "../../src/console/series.js";
 import { TurnLog } from "../../src/console/turn-log.js";
+import { alignTo } from "../../src/console/prometheus-overview.js";
 
 const turn = (at: number, conversationId?: string): Omit<TurnDetail, "id"> =>
   ({ at, tenant: "t", model: "m", tokens: { input: 1, cached: 0, output: 1, thoughts: 0, tool_use: 0, total: 2 }, ...(conversationId ? { conversationId } : {}) }) as Omit<TurnDetail, "id">;
@@ -69,5 +70,12 @@ describe("the hour of buckets", () => {
     expect(p95).toBeGreaterThanOrEqual(950);
     expect(p95).toBeLessThanOrEqual(1140);
     expect(latencyQuantile(new Uint32Array(80), 0.5)).toBeNull();
+  });
+});
+
+describe("Prometheus series on the console's buckets", () => {
+  it("one value per bucket time, null where Prometheus has none or it is not a number", () => {
+    expect(alignTo([10_000, 20_000, 30_000, 40_000], [[10, "1.5"], [30, "NaN"], [40, "2"]])).toEqual([1.5, null, null, 2]);
+    expect(alignTo([10_000], undefined)).toEqual([null]);
   });
 });

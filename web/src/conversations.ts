@@ -72,7 +72,8 @@ function turnItem(t: ConversationTurn): HTMLElement {
       t.httpStatus && t.httpStatus >= 400 ? badge(String(t.httpStatus), "err") : null,
       t.finishReason ? badge(t.finishReason, t.finishReason === "stop" ? "" : "warn") : null,
       t.truncation ? badge(`truncated: ${t.truncation}`, "warn") : null,
-      t.trimmedTurns ? badge(`history trimmed: ${t.trimmedTurns} turns`, "warn") : null),
+      t.trimmedTurns ? badge(`history trimmed: ${t.trimmedTurns} turns`, "warn") : null,
+      t.calls !== undefined && t.calls > 1 ? badge(`${t.calls} calls: sent again after a failure`, "warn") : null),
     h("p", { class: "muted" }, [
       `prompt ${t.promptTokens === undefined ? DASH : fmtInt(t.promptTokens)}`,
       `output ${t.outputTokens === undefined ? DASH : fmtInt(t.outputTokens)}`,

@@ -58,7 +58,7 @@ export function overviewPage(ctx: Ctx): HTMLElement {
   const byModel = table("Spend by model", ["Model", "Today", "Last hour"]);
   const byTenant = table("Spend by tenant", ["Tenant", "Today", "Last hour"]);
   const errors = table("Errors by type (last hour)", ["Type", "Count"]);
-  const updated = h("span", { class: "muted" }, "Loading…");
+  const updated = h("span", { class: "muted", "data-testid": "overview-source" }, "Loading…");
 
   const el = h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", { tabindex: -1 }, "Overview"), updated),
@@ -97,7 +97,8 @@ export function overviewPage(ctx: Ctx): HTMLElement {
     byModel.set(o.spend.byModel.map((m) => [m.model, fmtUsd(m.todayUsd), fmtUsd(m.lastHourUsd)]), "No spend today");
     byTenant.set(o.spend.byTenant.map((t) => [t.tenant, fmtUsd(t.todayUsd), fmtUsd(t.lastHourUsd)]), "No spend today");
     errors.set(o.errorsByType.map((e) => [e.type, fmtInt(e.count)]), "No errors in the last hour");
-    setText(updated, `Last hour, ${bucket} buckets · updated ${fmtTime(o.now)}`);
+    const source = o.source === "prometheus" ? "the fleet (Prometheus)" : o.sourceError ? `this replica (Prometheus: ${o.sourceError})` : "this replica";
+    setText(updated, `Last hour of ${source}, ${bucket} buckets · updated ${fmtTime(o.now)}`);
   };
 
   poll(ctx.signal, 3000, async () => render(await getJson<Overview>("api/overview", ctx.signal)));
