@@ -174,3 +174,39 @@ describe("conversations", () => {
     expect(body.exportPath).toBeUndefined();
   });
 });
+
+describe("with content capture on and a trace UI", () => {
+  it("a session's page shows the messages; whoami gives the trace link template", async () => {
+    const shown = await startGateway(
+      loadConfig(
+        {
+          PORT: "0",
+          HOST: "127.0.0.1",
+          GEMINI_BASE_URL: sim.url,
+          GEMINI_API_KEY: "upstream-key",
+          GATEWAY_KEYS: `${KEY_A}:team-a`,
+          ADMIN_KEYS: ADMIN,
+          LOG_LEVEL: "silent",
+          OTEL_SDK_DISABLED: "true",
+          OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: "true",
+          TRACE_UI_URL: "http://grafana:3000/explore?traceId={traceId}",
+        },
+        [],
+      ),
+    );
+    try {
+      const call = async (path: string, body: unknown): Promise<Record<string, unknown>> =>
+        (await (await fetch(`${shown.url}${path}`, { method: "POST", headers: { "x-goog-api-key": KEY_A, "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as Record<string, unknown>;
+      const id = (await call("/v1/sessions", { model: "gemini-2.0-flash" })).id as string;
+      await call(`/v1/sessions/${id}/messages`, { message: "what is shown" });
+      const get = async <T>(path: string): Promise<T> => (await (await fetch(`${shown.url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as T;
+      const page = await get<ConversationDetail>(`/ui/api/conversations/${id}`);
+      expect(page.contentShown).toBe(true);
+      expect(page.turnList[0]!.user).toEqual({ text: "what is shown", chars: 13 });
+      expect(page.turnList[0]!.model!.text!.length).toBeGreaterThan(0);
+      expect(await get<WhoAmI>("/ui/api/whoami")).toEqual({ role: "admin", traceUrl: "http://grafana:3000/explore?traceId={traceId}" });
+    } finally {
+      await shown.close();
+    }
+  });
+});

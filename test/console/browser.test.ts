@@ -79,6 +79,13 @@ describe("the console in Chromium", () => {
     // The key left the address bar.
     expect(page.url()).not.toContain("demo-admin-key");
     for (const chart of ["chart-requests", "chart-tokens", "chart-spend", "chart-truncation", "chart-latency"]) await drawn(page, chart);
+    // Live updates move nothing: every chart and tile keeps its box across a poll.
+    const boxes = (): Promise<string> =>
+      page.$$eval('[data-testid^="chart-"], .tile', (els) => JSON.stringify(els.map((el) => { const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })));
+    const before = await boxes();
+    const stamp = await page.$eval('[data-testid="overview-source"]', (el) => el.textContent);
+    await until("the next poll", async () => ((await page.$eval('[data-testid="overview-source"]', (el) => el.textContent)) !== stamp ? true : undefined));
+    expect(await boxes()).toBe(before);
     await screenshot(page, "overview");
     await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
     await screenshot(page, "overview-dark");
