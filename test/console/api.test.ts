@@ -210,3 +210,17 @@ describe("with content capture on and a trace UI", () => {
     }
   });
 });
+
+describe("CONSOLE=off", () => {
+  it("serves neither the page nor its API; ADMIN_KEYS is refused as a flag", async () => {
+    const off = await startGateway(
+      loadConfig({ PORT: "0", HOST: "127.0.0.1", GEMINI_BASE_URL: sim.url, GEMINI_API_KEY: "k", GATEWAY_KEYS: `${KEY_A}:team-a`, LOG_LEVEL: "silent", OTEL_SDK_DISABLED: "true", CONSOLE: "off" }, []),
+    );
+    try {
+      for (const path of ["/", "/ui/", "/ui/api/whoami"]) expect((await fetch(`${off.url}${path}`, { redirect: "manual" })).status, path).toBe(404);
+    } finally {
+      await off.close();
+    }
+    expect(() => loadConfig({ GEMINI_API_KEY: "k", GATEWAY_KEYS: `${KEY_A}:team-a` }, ["--admin-keys", "secret"])).toThrow(/ADMIN_KEYS is a secret/);
+  });
+});
