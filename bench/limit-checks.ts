@@ -2,20 +2,19 @@
 // tenants file (GATEWAY_CONFIG): keys only (no limits) or with every limit set so high it never trips, on the memory
 // store or on Redis (the shared server, a db and a key prefix of this bench's own, deleted afterwards). Redis without
 // limits separates what the Redis store costs a unary call anyway from what the limits' script adds. The load is the
-// latency bench's (bench/proxy-latency.ts): open loop, unary generateContent. The gateways take turns in blocks of
-// BLOCK_SECONDS (the order reversed every other block), so that drift and bursts of other work on the shared machine
-// fall on all of them alike; ROUNDS rounds of SECONDS per gateway, each giving a p50 and a p99 per gateway; the table
-// shows their medians over the rounds.
+// latency bench's (bench/proxy-latency.ts): open loop, unary generateContent, the gateways side by side
+// (bench/side-by-side.ts): they take turns in blocks of BLOCK_SECONDS (the order reversed every other block), so that
+// drift and bursts of other work on the shared machine fall on all of them alike; ROUNDS rounds of SECONDS per gateway,
+// each giving a p50 and a p99 per gateway; the table shows their medians over the rounds.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
-import { Pool } from "undici";
 import { deleteKeysUnder } from "./redis-keys.js";
-import { startCli, type Child } from "./processes.js";
-import { load, ms, processCpuSeconds, RATE, stats, TARGETS, type Sample } from "./proxy-latency.js";
+import { ms, RATE, TARGETS } from "./proxy-latency.js";
+import { roundsTable, sideBySide, signed, type Round } from "./side-by-side.js";
 import { int, type BenchSection } from "./section.js";
 
 const ROUNDS = Number(process.env["BENCH_LIMIT_ROUNDS"] ?? 7);
@@ -59,14 +58,6 @@ function tenantsFile(limits: boolean): string {
   return `${lines.join("\n")}\n`;
 }
 
-
-interface Round {
-  p50: number;
-  p99: number;
-  ownP50: number;
-  cpuMs: number;
-}
-
 export const limitChecks: BenchSection = {
   title: "Tenant limit checks",
   async run() {
@@ -74,10 +65,15 @@ export const limitChecks: BenchSection = {
     const loadAtStart = loadavg()[0]!;
     const dir = mkdtempSync(join(tmpdir(), "bench-limits-"));
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    let sim: Child | undefined;
-    const gateways: Child[] = [];
-    const pools: Pool[] = [];
-    const rounds = CONFIGS.map((): Round[] => []);
+    const contenders = CONFIGS.map((config) => ({
+      label: label(config),
+      env: {
+        GATEWAY_CONFIG: join(dir, `${config.limits ? "limits" : "keys"}.yaml`),
+        ...(config.store === "Redis" ? { SESSION_STORE: REDIS_URL, SESSION_REDIS_PREFIX: PREFIX } : {}),
+      },
+    }));
+    let rounds: Round[][];
+    let summary: Round[];
     let redisVersion = "unknown";
     let limitKeys = 0;
     try {
@@ -85,45 +81,20 @@ export const limitChecks: BenchSection = {
       if ((await deleteKeysUnder(redis, PREFIX)) > 0) throw new Error(`keys under ${PREFIX} already in ${REDIS_URL}`);
       redisVersion = /^redis_version:(\S+)/m.exec(await redis.info("server"))?.[1] ?? "unknown";
       for (const limits of [false, true]) writeFileSync(join(dir, `${limits ? "limits" : "keys"}.yaml`), tenantsFile(limits));
-      sim = await startCli(["simulate", "--port", "0"], {});
-      for (const config of CONFIGS) {
-        const gateway = await startCli(["serve", "--port", "0", "--host", "127.0.0.1"], {
-          GEMINI_BASE_URL: sim.url,
-          GEMINI_API_KEY: "upstream-key",
-          GATEWAY_CONFIG: join(dir, `${config.limits ? "limits" : "keys"}.yaml`),
-          LOG_LEVEL: "info",
-          ...(config.store === "Redis" ? { SESSION_STORE: REDIS_URL, SESSION_REDIS_PREFIX: PREFIX } : {}),
-        });
-        gateways.push(gateway);
-        pools.push(new Pool(gateway.url, { connections: 128 }));
-      }
-      for (let second = 0; second < WARMUP_SECONDS; second++) for (const pool of pools) await load(pool, UNARY, GATEWAY_KEY, 1);
-      for (let round = 0; round < ROUNDS; round++) {
-        const samples = CONFIGS.map((): Sample[] => []);
-        const cpuSeconds = CONFIGS.map(() => 0);
-        for (let block = 0; block < SECONDS / BLOCK_SECONDS; block++) {
-          const order = (round * (SECONDS / BLOCK_SECONDS) + block) % 2 === 0 ? [...CONFIGS.keys()] : [...CONFIGS.keys()].reverse();
-          for (const i of order) {
-            const cpuBefore = await processCpuSeconds(gateways[i]!.url);
-            samples[i]!.push(...(await load(pools[i]!, UNARY, GATEWAY_KEY, BLOCK_SECONDS)));
-            cpuSeconds[i]! += (await processCpuSeconds(gateways[i]!.url)) - cpuBefore;
-          }
-        }
-        CONFIGS.forEach((_, i) => {
-          const total = stats(samples[i]!.map((s) => s.totalMs));
-          rounds[i]!.push({ ...total, ownP50: stats(samples[i]!.map((s) => s.ownMs ?? NaN)).p50, cpuMs: (cpuSeconds[i]! * 1000) / samples[i]!.length });
-        });
-        process.stdout.write(
-          `limit checks: round ${round + 1}: ${CONFIGS.map((c, i) => `${label(c)} p50 ${ms(rounds[i]!.at(-1)!.p50)} p99 ${ms(rounds[i]!.at(-1)!.p99)} own p50 ${ms(rounds[i]!.at(-1)!.ownP50)} CPU/call ${ms(rounds[i]!.at(-1)!.cpuMs)}`).join("; ")}\n`,
-        );
-      }
+      ({ rounds, summary } = await sideBySide({
+        name: "limit checks",
+        contenders,
+        key: GATEWAY_KEY,
+        path: UNARY,
+        rounds: ROUNDS,
+        seconds: SECONDS,
+        blockSeconds: BLOCK_SECONDS,
+        warmupSeconds: WARMUP_SECONDS,
+      }));
       // The limits on Redis were counted there (the script ran): their keys exist under the prefix.
       limitKeys = (await redis.keys(`${PREFIX}lim:*`)).length;
       if (limitKeys === 0) throw new Error(`no limit counters under ${PREFIX}lim: in ${REDIS_URL}: the limits were not checked on Redis`);
     } finally {
-      await Promise.all(pools.map((pool) => pool.close()));
-      await Promise.all(gateways.map((gateway) => gateway.stop()));
-      await sim?.stop();
       rmSync(dir, { recursive: true, force: true });
       if (redis.status === "ready") {
         const deleted = await deleteKeysUnder(redis, PREFIX);
@@ -133,10 +104,7 @@ export const limitChecks: BenchSection = {
     }
     const seconds = (performance.now() - sectionStart) / 1000;
 
-    const median = (values: number[]): number => stats(values).p50;
-    const summary = rounds.map((r) => ({ p50: median(r.map((x) => x.p50)), p99: median(r.map((x) => x.p99)), ownP50: median(r.map((x) => x.ownP50)), cpuMs: median(r.map((x) => x.cpuMs)) }));
     const base = summary[0]!;
-    const signed = (value: number): string => `${value >= 0 ? "+" : "−"}${ms(Math.abs(value))}`;
     const rows = CONFIGS.map((config, i) => {
       const s = summary[i]!;
       const added = (value: number): string => (i === 0 ? "(baseline)" : `**${signed(value)}**`);
@@ -180,11 +148,7 @@ export const limitChecks: BenchSection = {
       `The limit checks alone (with limits against without, same store): ${checks("memory")}; ${checks("Redis")}.`,
       `Limit counters left in Redis by the run (the script did count): ${limitKeys} keys. Section run time: ${seconds.toFixed(0)} s.`,
       "",
-      `Each round (p50 / p99, own p50, ms):`,
-      "",
-      `| store, limits | ${rounds[0]!.map((_, r) => `round ${r + 1}`).join(" | ")} |`,
-      `|---|${rounds[0]!.map(() => "---:|").join("")}`,
-      ...CONFIGS.map((c, i) => `| ${label(c)} | ${rounds[i]!.map((r) => `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}, ${r.ownP50.toFixed(2)}`).join(" | ")} |`),
+      ...roundsTable("store, limits", contenders, rounds),
       "",
       "Run this section alone: `npm run build && npx tsc -p tsconfig.bench.json && node dist/bench/bench/run.js limit`",
       "(`BENCH_LIMIT_ROUNDS` and `BENCH_LIMIT_SECONDS` change the number of rounds and the measured seconds per gateway and round).",

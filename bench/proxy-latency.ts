@@ -52,10 +52,10 @@ async function once(pool: Pool, path: string, key: string, i: number): Promise<S
   return { firstByteMs, totalMs: performance.now() - start, ...(ownMs === undefined ? {} : { ownMs }) };
 }
 
-/** Open loop: requests start on schedule whatever the latency of the previous ones. */
-export async function load(pool: Pool, path: string, key: string, seconds: number): Promise<Sample[]> {
-  const count = Math.round(RATE * seconds);
-  const intervalMs = 1000 / RATE;
+/** Open loop: requests start on schedule whatever the latency of the previous ones (`rate` a second). */
+export async function load(pool: Pool, path: string, key: string, seconds: number, rate = RATE): Promise<Sample[]> {
+  const count = Math.round(rate * seconds);
+  const intervalMs = 1000 / rate;
   const started = performance.now();
   const pending: Array<Promise<Sample>> = [];
   for (let i = 0; i < count; i++) {
