@@ -66,7 +66,8 @@ const SESSION_ROUTES: ReadonlySet<string> = new Set(["sessionMessage", "sessionM
 const visible = (scope: ConsoleScope, tenant: string): boolean => scope.role === "admin" || scope.tenant === tenant;
 
 /** The console's view of a finished turn (pure: no clock, no state). */
-export function turnView(turn: TurnRecord, recorded: RecordedTurn, costUsd: number | undefined): Omit<TurnDetail, "id"> {
+export function turnView(turn: TurnRecord, recorded: RecordedTurn): Omit<TurnDetail, "id"> {
+  const { costUsd } = recorded;
   const response = turn.response;
   const tokens = response?.tokens ?? { input: 0, cached: 0, output: 0, thoughts: 0, tool_use: 0 };
   const finish = response && !response.pending && response.finishReasons.length + (response.blockReason ? 1 : 0) > 0 ? response : undefined;
@@ -154,9 +155,10 @@ export class OperatorConsole {
     this.#now = options.now ?? Date.now;
   }
 
-  /** A finished turn: O(1), bounded memory. */
-  record(turn: TurnRecord, recorded: RecordedTurn, costUsd: number | undefined): void {
-    const view = turnView(turn, recorded, costUsd);
+  /** A finished turn, as the sink recorded it (its trace id and cost): O(1), bounded memory. */
+  record(turn: TurnRecord, recorded: RecordedTurn): void {
+    const { costUsd } = recorded;
+    const view = turnView(turn, recorded);
     const kind = SESSION_ROUTES.has(turn.route) ? "session" : turn.route.startsWith("interactions.") ? "interaction_chain" : "tagged";
     const stored = this.#log.add(view, kind);
     const tenant = this.options.foldTenant(turn.tenant);

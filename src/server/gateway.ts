@@ -18,7 +18,7 @@ import { ownerStore } from "../resources/owner-store.js";
 import { memoryKeyedStore, redisKeyedStore } from "../store/keyed.js";
 import { openRedisConnection } from "../store/redis.js";
 import { createSessions, type SessionService } from "../sessions/index.js";
-import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
+import { createTelemetry, tenantLabel, type Telemetry } from "../telemetry/telemetry.js";
 import type { TurnSink } from "../turn/record.js";
 import { createRequestHandler, opsHandler } from "./app.js";
 import { reloadTenantsFile } from "./tenants-reload.js";
@@ -31,8 +31,6 @@ import { defaultConsoleConfig } from "../config/console.js";
 import { ConsoleAccess } from "../console/access.js";
 import { OperatorConsole } from "../console/console.js";
 import { promQl } from "../console/prometheus-overview.js";
-import { ANONYMOUS_TENANT } from "../gateway/auth.js";
-import { OTHER_LABEL } from "../telemetry/telemetry.js";
 import { answerParserErrors, INVALID_REQUEST_ROUTE } from "./client-errors.js";
 import type { Config } from "./config.js";
 
@@ -132,7 +130,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     ? new OperatorConsole({
         replica: randomBytes(3).toString("hex"),
         turns: consoleConfig.turns,
-        foldTenant: (tenant) => (tenant === ANONYMOUS_TENANT || tenants.knows(tenant) ? tenant : OTHER_LABEL),
+        foldTenant: (tenant) => tenantLabel(tenant, (t) => tenants.knows(t)),
         showContent: telemetryConfig.contentCapture.onSpan || telemetryConfig.contentCapture.onEvent,
         maxTurns: (config.sessions ?? defaultSessionConfig).maxTurns,
         ...(consoleConfig.prometheusUrl ? { prometheus: promQl(consoleConfig.prometheusUrl) } : {}),
@@ -145,7 +143,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
         record(turn) {
           const recorded = recordingSink.record(turn);
           try {
-            operatorConsole.record(turn, recorded, pricer.costOf(turn));
+            operatorConsole.record(turn, recorded);
           } catch (err) {
             // The console's copy of a turn is the one thing lost: metrics, span and log are recorded already.
             telemetry?.telemetryFault("console", err);

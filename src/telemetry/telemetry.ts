@@ -51,6 +51,10 @@ export interface Telemetry {
 
 export const OTHER_LABEL = "other";
 
+/** The tenant label of a turn: a configured tenant, "anonymous", or `other` (so the label set stays bounded). */
+export const tenantLabel = (tenant: string, isKnownTenant: (tenant: string) => boolean): string =>
+  tenant === "anonymous" || isKnownTenant(tenant) ? tenant : OTHER_LABEL;
+
 export function createTelemetry(config: TelemetryConfig, options: TelemetryOptions = {}): Telemetry {
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const pricer = options.pricer ?? new Pricer(loadPriceTable(config.pricingFile));
@@ -58,7 +62,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
   const isKnownTenant = options.isKnownTenant ?? (() => false);
   const metrics = new GatewayMetrics({
     model: (requested) => normalizeModel(requested, knownModels) ?? OTHER_LABEL,
-    tenant: (tenant) => (tenant === "anonymous" || isKnownTenant(tenant) ? tenant : OTHER_LABEL),
+    tenant: (tenant) => tenantLabel(tenant, isKnownTenant),
   });
   // W3C traceparent for whoever extracts through the global API (the gateway does); a no-op when already set.
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -108,7 +112,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
       } catch (err) {
         telemetryFault("metrics", err);
       }
-      return recorded;
+      return costUsd === undefined ? recorded : { ...recorded, costUsd };
     },
   };
 

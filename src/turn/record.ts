@@ -120,6 +120,8 @@ export interface TurnRecord {
 export interface RecordedTurn {
   traceId?: string;
   spanId?: string;
+  /** What the sink priced the turn at (undefined: not priced), so later readers of the turn do not price it again. */
+  costUsd?: number;
 }
 
 /** Consumes finished turns: exactly one call per model call. Implemented by telemetry (metrics + span). */

@@ -2,8 +2,9 @@
 // the turns table and a turn's attempts, a session's page with its turns in order, and the export.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConversationDetail, ConversationList, Overview, TurnDetail, TurnList, WhoAmI } from "../../src/console/api-types.js";
+import type { RunningGateway } from "../../src/server/gateway.js";
+import { startConsoleGateway } from "./gateway.js";
 import { loadConfig } from "../../src/server/config.js";
-import { startGateway, type RunningGateway } from "../../src/server/gateway.js";
 import { startTestSimulator, type TestSimulator } from "../helpers/sim.js";
 
 const ADMIN = "admin-key";
@@ -38,23 +39,7 @@ let chainRoot: string;
 
 beforeAll(async () => {
   sim = await startTestSimulator({ replyTokens: { min: 10, max: 20 } });
-  gateway = await startGateway(
-    loadConfig(
-      {
-        PORT: "0",
-        HOST: "127.0.0.1",
-        GEMINI_BASE_URL: sim.url,
-        GEMINI_API_KEY: "upstream-key",
-        GATEWAY_KEYS: `${KEY_A}:team-a,${KEY_B}:team-b`,
-        ADMIN_KEYS: ADMIN,
-        LOG_LEVEL: "silent",
-        OTEL_SDK_DISABLED: "true",
-        RETRY_BASE_MS: "1",
-        RETRY_CAP_MS: "5",
-      },
-      [],
-    ),
-  );
+  gateway = await startConsoleGateway(sim.url, { GATEWAY_KEYS: `${KEY_A}:team-a,${KEY_B}:team-b`, ADMIN_KEYS: ADMIN, RETRY_BASE_MS: "1", RETRY_CAP_MS: "5" });
   expect(await generate(KEY_A, "gemini-2.0-flash")).toBe(200);
   expect(await generate(KEY_A, "gemini-2.5-flash", { generationConfig: { maxOutputTokens: 3, thinkingConfig: { thinkingBudget: 0 } } })).toBe(200);
   expect(await generate(KEY_B, "gemini-2.5-flash-lite")).toBe(200);
@@ -177,23 +162,7 @@ describe("conversations", () => {
 
 describe("with content capture on and a trace UI", () => {
   it("a session's page shows the messages; whoami gives the trace link template", async () => {
-    const shown = await startGateway(
-      loadConfig(
-        {
-          PORT: "0",
-          HOST: "127.0.0.1",
-          GEMINI_BASE_URL: sim.url,
-          GEMINI_API_KEY: "upstream-key",
-          GATEWAY_KEYS: `${KEY_A}:team-a`,
-          ADMIN_KEYS: ADMIN,
-          LOG_LEVEL: "silent",
-          OTEL_SDK_DISABLED: "true",
-          OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: "true",
-          TRACE_UI_URL: "http://grafana:3000/explore?traceId={traceId}",
-        },
-        [],
-      ),
-    );
+    const shown = await startConsoleGateway(sim.url, { GATEWAY_KEYS: `${KEY_A}:team-a`, ADMIN_KEYS: ADMIN, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: "true", TRACE_UI_URL: "http://grafana:3000/explore?traceId={traceId}" });
     try {
       const call = async (path: string, body: unknown): Promise<Record<string, unknown>> =>
         (await (await fetch(`${shown.url}${path}`, { method: "POST", headers: { "x-goog-api-key": KEY_A, "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as Record<string, unknown>;
@@ -213,9 +182,7 @@ describe("with content capture on and a trace UI", () => {
 
 describe("CONSOLE=off", () => {
   it("serves neither the page nor its API; ADMIN_KEYS is refused as a flag", async () => {
-    const off = await startGateway(
-      loadConfig({ PORT: "0", HOST: "127.0.0.1", GEMINI_BASE_URL: sim.url, GEMINI_API_KEY: "k", GATEWAY_KEYS: `${KEY_A}:team-a`, LOG_LEVEL: "silent", OTEL_SDK_DISABLED: "true", CONSOLE: "off" }, []),
-    );
+    const off = await startConsoleGateway(sim.url, { GATEWAY_KEYS: `${KEY_A}:team-a`, CONSOLE: "off" });
     try {
       for (const path of ["/", "/ui/", "/ui/api/whoami"]) expect((await fetch(`${off.url}${path}`, { redirect: "manual" })).status, path).toBe(404);
     } finally {

@@ -3,8 +3,8 @@
 // its replica's own view (most metrics carry no tenant label).
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Overview } from "../../src/console/api-types.js";
-import { loadConfig } from "../../src/server/config.js";
-import { startGateway, type RunningGateway } from "../../src/server/gateway.js";
+import type { RunningGateway } from "../../src/server/gateway.js";
+import { startConsoleGateway } from "./gateway.js";
 import { freePort, gatewayScrapeConfig, startPrometheus, type RunningPrometheus } from "../helpers/prometheus.js";
 import { startTestSimulator, type TestSimulator } from "../helpers/sim.js";
 
@@ -31,22 +31,7 @@ beforeAll(async () => {
   prometheus = await startPrometheus({ config: gatewayScrapeConfig(ports.map((port) => `127.0.0.1:${port}`)) });
   for (const port of ports) {
     replicas.push(
-      await startGateway(
-        loadConfig(
-          {
-            PORT: String(port),
-            HOST: "127.0.0.1",
-            GEMINI_BASE_URL: sim.url,
-            GEMINI_API_KEY: "upstream-key",
-            GATEWAY_KEYS: "key-a:team-a,key-b:team-b",
-            ADMIN_KEYS: "admin-key",
-            PROMETHEUS_URL: prometheus.url,
-            LOG_LEVEL: "silent",
-            OTEL_SDK_DISABLED: "true",
-          },
-          [],
-        ),
-      ),
+      await startConsoleGateway(sim.url, { PORT: String(port), GATEWAY_KEYS: "key-a:team-a,key-b:team-b", ADMIN_KEYS: "admin-key", PROMETHEUS_URL: prometheus.url }),
     );
   }
   await prometheus.waitForTargets("gemini-gateway", 2);
@@ -97,22 +82,7 @@ it("either replica's admin overview is the fleet's; a tenant key sees its replic
 });
 
 it("a Prometheus that cannot answer leaves the replica's own figures, with the reason", async () => {
-  const gateway = await startGateway(
-    loadConfig(
-      {
-        PORT: "0",
-        HOST: "127.0.0.1",
-        GEMINI_BASE_URL: sim.url,
-        GEMINI_API_KEY: "upstream-key",
-        GATEWAY_KEYS: "key-a:team-a",
-        ADMIN_KEYS: "admin-key",
-        PROMETHEUS_URL: "http://127.0.0.1:1",
-        LOG_LEVEL: "silent",
-        OTEL_SDK_DISABLED: "true",
-      },
-      [],
-    ),
-  );
+  const gateway = await startConsoleGateway(sim.url, { GATEWAY_KEYS: "key-a:team-a", ADMIN_KEYS: "admin-key", PROMETHEUS_URL: "http://127.0.0.1:1" });
   try {
     await generate(gateway, "key-a");
     const o = await overview(gateway, "admin-key");

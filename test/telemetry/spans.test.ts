@@ -52,7 +52,7 @@ describe("spans", () => {
     expect(call!.kind).toBe(SpanKind.CLIENT);
     expect(call!.spanContext().traceId).toBe(INCOMING_TRACE);
     expect(call!.parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
-    expect(recorded).toEqual({ traceId: INCOMING_TRACE, spanId: call!.spanContext().spanId });
+    expect(recorded).toEqual({ traceId: INCOMING_TRACE, spanId: call!.spanContext().spanId, costUsd: expect.any(Number) as number });
     expect(call!.startTime).toEqual([Math.floor(T0 / 1000), 0]);
     expect(call!.endTime).toEqual([Math.floor(T0 / 1000) + 1, 700_000_000]);
     expect(call!.attributes).toEqual({
@@ -138,7 +138,7 @@ describe("spans", () => {
 
   it("makes no spans and no exemplars with OTEL_SDK_DISABLED, and says so once", async () => {
     h = await startHarness({ OTEL_SDK_DISABLED: "true" });
-    expect(h.telemetry.turnSink.record(RETRIED)).toEqual({});
+    expect(h.telemetry.turnSink.record(RETRIED)).toEqual({ costUsd: expect.any(Number) as number }); // priced, no span
     expect(h.spans.getFinishedSpans()).toHaveLength(0);
     expect(h.logs).toEqual(["telemetry: OTEL_SDK_DISABLED is set: no spans, no exemplars"]);
     const { body } = await h.scrape("application/openmetrics-text");
