@@ -83,10 +83,13 @@ export function latencyQuantile(histogram: ArrayLike<number>, q: number): number
   return null;
 }
 
+const DAY_MS = 86_400_000;
+
 /** One tenant's last hour and today's spend. */
 export class TenantSeries {
   readonly #buckets: Bucket[] = Array.from({ length: BUCKETS }, () => emptyBucket(-1));
-  #day = "";
+  /** The UTC day of today's spend, as a day number since the epoch (a number compared per turn, not a date string). */
+  #day = -1;
   readonly #todayByModel = new Map<string, number>();
 
   add(point: TurnPoint): void {
@@ -111,7 +114,7 @@ export class TenantSeries {
     if (point.truncation === "output_limit") bucket.outputLimit++;
     if (point.truncation === "thinking") bucket.thinking++;
     bucket.latency[latencyBin(point.latencyMs)]!++;
-    const day = new Date(point.at).toISOString().slice(0, 10);
+    const day = Math.floor(point.at / DAY_MS);
     if (day !== this.#day) {
       this.#day = day;
       this.#todayByModel.clear();
@@ -130,7 +133,7 @@ export class TenantSeries {
   }
 
   todayByModel(now: number): ReadonlyMap<string, number> {
-    return this.#day === new Date(now).toISOString().slice(0, 10) ? this.#todayByModel : new Map();
+    return this.#day === Math.floor(now / DAY_MS) ? this.#todayByModel : new Map();
   }
 }
 

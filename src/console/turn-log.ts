@@ -40,10 +40,10 @@ export class TurnLog {
     return this.options.capacity;
   }
 
-  /** Adds a turn (its id is assigned here) and returns it. */
+  /** Adds a turn and returns it: the log takes the object and sets its id on it (no copy on the hot path). */
   add(turn: Omit<TurnDetail, "id">, conversationKind: ConversationEntry["kind"]): TurnDetail {
     const seq = this.#next++;
-    const stored: TurnDetail = { ...turn, id: `${this.options.replica}-${seq}` };
+    const stored: TurnDetail = Object.assign(turn, { id: `${this.options.replica}-${seq}` });
     this.#ring[seq % this.options.capacity] = stored;
     if (turn.conversationId !== undefined) this.#index(turn.conversationId, conversationKind, stored, seq);
     return stored;

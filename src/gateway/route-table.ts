@@ -192,13 +192,15 @@ function requireMethod(httpMethod: string, allowed: "GET" | "POST", route: Route
 function modelMethodRoute(apiVersion: ApiVersion, path: string, collection: string, id: string, verb: string): RouteMatch | GeminiError {
   if (collection === "models" && !MODEL_ID.test(id)) return invalidArgument(modelIdProblem(id));
   const spec = MODEL_METHODS[verb];
-  const owned: Ownership = collection === "tunedModels" ? { kind: "owned", name: `tunedModels/${id}`, deletes: false } : { kind: "public" };
+  const owned: Ownership = collection === "tunedModels" ? { kind: "owned", name: `tunedModels/${id}`, deletes: false } : PUBLIC;
   const model = collection === "tunedModels" ? `tunedModels/${id}` : id;
   if (!spec) {
     return { ...base(apiVersion, path), route: "modelMethod", operation: "model_method", tap: "none", body: "bytes", model, modelSource: "path", ownership: owned };
   }
+  // Every SDK call takes this route: one literal, not base()'s object spread into another.
   return {
-    ...base(apiVersion, path),
+    apiVersion,
+    path,
     route: verb,
     operation: spec.operation,
     tap: spec.tap,
@@ -206,9 +208,15 @@ function modelMethodRoute(apiVersion: ApiVersion, path: string, collection: stri
     stream: spec.stream === true,
     model,
     modelSource: "path",
-    ownership: spec.creates ? { kind: "create" } : owned,
+    errors: "gemini",
+    bearerAuth: false,
+    ownership: spec.creates ? CREATE : owned,
+    once: false,
   };
 }
+
+const CREATE: Ownership = { kind: "create" };
+const PUBLIC: Ownership = { kind: "public" };
 
 /** `/{v}/{collection}[/{id}[/...]][:verb]`: CRUD of the API's resources, and anything else under a version. */
 function resourceRoute(apiVersion: ApiVersion, path: string, rest: string[], httpMethod: string, prefix?: "download"): RouteMatch {
