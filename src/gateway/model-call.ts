@@ -233,8 +233,12 @@ class ModelCall {
   private readonly t0: number;
   private readonly record: TurnRecord;
   private readonly deadline: number;
-  /** Aborted on client disconnect or deadline; every attempt and wait listens to it. */
-  private readonly controller = new AbortController();
+  /** Why the call stopped early (client disconnect or deadline); undefined while it runs. */
+  private abortReason: CallAborted | undefined;
+  /** What stop() aborts: the current attempt (before and after its headers, so its body too) or retry wait. One
+   *  controller per attempt rather than a call-wide one forwarded to each: an AbortSignal costs microseconds to make
+   *  and to listen to, on every call. */
+  private current: AbortController | undefined;
   private upstreamMs = 0;
   private headSent = false;
   /** The request body is piped upstream as it arrives (file data). */
@@ -276,10 +280,10 @@ class ModelCall {
   }
 
   async execute(): Promise<TurnRecord> {
-    const onClientAbort = (): void => this.controller.abort(new CallAborted("cancelled"));
+    const onClientAbort = (): void => this.stop(new CallAborted("cancelled"));
     if (this.input.signal.aborted) onClientAbort();
     this.input.signal.addEventListener("abort", onClientAbort, { once: true });
-    const deadlineTimer = setTimeout(() => this.controller.abort(new CallAborted("deadline")), Math.max(0, this.deadline - Date.now()));
+    const deadlineTimer = setTimeout(() => this.stop(new CallAborted("deadline")), Math.max(0, this.deadline - Date.now()));
     this.budget.recordRequest(this.input.tenant);
     try {
       await this.attempts();
@@ -338,7 +342,8 @@ class ModelCall {
       // A streamed body went upstream with the first attempt: there is nothing left to send again.
       if (decision.retry && !this.streamedBody && this.budget.tryRetry(this.input.tenant)) {
         attempt.retry = { reason: decision.reason, delayMs: decision.delayMs, source: decision.source };
-        await sleep(decision.delayMs, undefined, { signal: this.controller.signal }).catch(() => this.throwIfAborted());
+        this.current = new AbortController();
+        await sleep(decision.delayMs, undefined, { signal: this.current.signal }).catch(() => this.throwIfAborted());
         continue;
       }
       if (decision.retry && !this.streamedBody) this.record.retryBudgetExhausted = true;
@@ -354,8 +359,7 @@ class ModelCall {
   ): Promise<{ response?: UpstreamResponse; result: AttemptResult; attemptSignal: AbortSignal }> {
     this.throwIfAborted();
     const attemptController = new AbortController();
-    const forward = (): void => attemptController.abort(this.controller.signal.reason);
-    this.controller.signal.addEventListener("abort", forward, { once: true });
+    this.current = attemptController;
     const timeoutMs = Math.min(this.deps.config.attemptTimeoutMs, Math.max(0, this.deadline - Date.now()));
     const timer = setTimeout(() => attemptController.abort(new AttemptTimedOut()), timeoutMs);
     const sentAt = performance.now();
@@ -391,7 +395,7 @@ class ModelCall {
       clearTimeout(timer);
       attempt.endedAt = Date.now();
       this.upstreamMs += performance.now() - sentAt;
-      // After the headers, the attempt's body still stops on client abort or deadline, through `forward`.
+      // After the headers, the attempt's body still stops on client abort or deadline: it is still `current`.
     }
   }
 
@@ -418,7 +422,7 @@ class ModelCall {
       }
     } catch (err) {
       if (tap) this.record.response = tap.finish().response;
-      if (!this.controller.signal.aborted && !attemptSignal.aborted) this.record.errorType = "midstream_error";
+      if (this.abortReason === undefined && !attemptSignal.aborted) this.record.errorType = "midstream_error";
       throw err;
     }
     const tapped = tap?.finish();
@@ -448,7 +452,7 @@ class ModelCall {
         bearer: this.input.bearerAuth === true,
         clientsOwnKey: this.input.clientsOwnKey === true,
       }),
-      signal: this.controller.signal,
+      signal: this.current!.signal, // the last attempt's: stop() aborts it
     });
     if (response.status !== 200) {
       await response.dump();
@@ -498,7 +502,7 @@ class ModelCall {
 
   /** The call ended by an exception: client gone, deadline, or upstream failure mid-body. */
   private fail(err: unknown): void {
-    const reason = this.controller.signal.reason;
+    const reason = this.abortReason;
     if (reason instanceof CallAborted && reason.kind === "cancelled") {
       this.record.clientAborted = true;
       this.record.errorType = "cancelled";
@@ -540,7 +544,14 @@ class ModelCall {
   }
 
   private throwIfAborted(): void {
-    if (this.controller.signal.aborted) throw this.controller.signal.reason;
+    if (this.abortReason) throw this.abortReason;
+  }
+
+  /** Client disconnect or deadline: the first reason wins; the attempt or wait under way ends with it. */
+  private stop(reason: CallAborted): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    this.current?.abort(reason);
   }
 
   /** The generation parameters (and, with content capture on, the request contents) of an inference call. */
