@@ -4,24 +4,32 @@
 
 export const MAX_JSON_DEPTH = 100;
 
-/** Whether JSON text nests objects and arrays deeper than `max`: a scan of its bytes, strings skipped. */
+/** Whether JSON text nests objects and arrays deeper than `max`: a scan of its bytes, strings skipped. Every request
+ *  body of a model call goes through it, and most of a chat body is string content, so strings are skipped with
+ *  indexOf (memchr) rather than byte by byte: a 50 KB history takes microseconds, not a quarter of a millisecond. */
 export function jsonNestingExceeds(bytes: Uint8Array, max = MAX_JSON_DEPTH): boolean {
   let depth = 0;
-  let inString = false;
-  let escaped = false;
-  for (const byte of bytes) {
-    if (inString) {
-      if (escaped) escaped = false;
-      else if (byte === 0x5c) escaped = true;
-      else if (byte === 0x22) inString = false;
-      continue;
-    }
-    if (byte === 0x22) inString = true;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (byte === 0x22) i = closingQuote(bytes, i + 1);
     else if (byte === 0x5b || byte === 0x7b) {
       if (++depth > max) return true;
     } else if (byte === 0x5d || byte === 0x7d) depth--;
   }
   return false;
+}
+
+/** The index of the quote that ends the string whose text starts at `from` (the length when it never ends): the
+ *  first quote after an even run of backslashes. */
+function closingQuote(bytes: Uint8Array, from: number): number {
+  for (let start = from; ; ) {
+    const quote = bytes.indexOf(0x22, start);
+    if (quote < 0) return bytes.length;
+    let backslashes = 0;
+    while (quote - backslashes - 1 >= start && bytes[quote - backslashes - 1] === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    start = quote + 1;
+  }
 }
 
 /** Where a parsed value nests deeper than `max` (a path like `tools[0].functionDeclarations[2]...`), or undefined. */
