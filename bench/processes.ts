@@ -1,7 +1,8 @@
 // The built CLI as child processes, so load generator, gateway and simulator do not share an event loop.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -10,29 +11,61 @@ export const CLI = fileURLToPath(new URL("../../cli.js", import.meta.url));
 
 export interface Child {
   url: string;
+  /** The process id, to read its CPU time and memory from /proc. */
+  pid: number;
   stop(): Promise<void>;
 }
 
+/** Children not stopped yet: killed when this process exits, however it ends (an uncaught error skips the finally
+ *  blocks that would stop them). */
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** How much of a child's last output is kept, to show if it exits unasked. */
+const TAIL_CHARS = 4000;
+
 /** Starts `gemini-gateway <args>` and waits until its output names the URL it listens on. */
 export async function startCli(args: string[], env: Record<string, string>): Promise<Child> {
-  const child: ChildProcess = spawn(process.execPath, [CLI, ...args], {
+  return startNode(CLI, args, env);
+}
+
+/** Starts `node <nodeFlags> <script> <args>` and waits until its output names the URL it listens on. */
+export async function startNode(script: string, args: string[], env: Record<string, string>, nodeFlags: string[] = []): Promise<Child> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, script, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  const name = args[0] ?? script;
   let out = "";
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on("data", (data: Buffer) => {
       out += data.toString();
-      const match = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      // The port's digits must be followed by something: a chunk may end inside them.
+      const match = /(http:\/\/127\.0\.0\.1:\d+)\D/.exec(out);
       if (match) resolve(match[1]!);
     });
-    child.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}: ${out}`)));
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}: ${out}`)));
   });
-  child.stdout!.resume();
+  // Its output is dropped from now on but for the last lines, shown if it exits unasked (a crash logged to stdout).
+  let tail = out.slice(-TAIL_CHARS);
+  child.stdout!.on("data", (data: Buffer) => {
+    tail = (tail + data.toString()).slice(-TAIL_CHARS);
+  });
+  let stopping = false;
+  child.once("exit", (code, signal) => {
+    if (!stopping) process.stderr.write(`${name} (pid ${child.pid}) exited unasked with ${signal ?? `code ${code}`}; its last output:\n${tail}\n`);
+  });
   return {
     url,
+    pid: child.pid!,
     stop: async () => {
-      if (child.exitCode !== null) return;
+      stopping = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
       await once(child, "exit");
     },
@@ -48,4 +81,28 @@ export async function freePort(): Promise<number> {
   server.close();
   await once(server, "close");
   return port;
+}
+
+/** The kernel's clock tick (`getconf CLK_TCK`): /proc counts CPU time in these. */
+export function clockTicks(): number {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSecondsOf(pid: number, tick = clockTicks()): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // "pid (comm) state ppid … utime stime …": comm may hold spaces, so fields are counted after its ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / tick;
+}
+
+/** A process's resident memory now (VmRSS of /proc/<pid>/status), in bytes. */
+export function residentBytesOf(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
 }

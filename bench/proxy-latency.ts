@@ -39,8 +39,8 @@ function gatewayOwnMs(serverTiming: string | string[] | undefined): number | und
   return gateway && upstream ? Number(gateway[1]) - Number(upstream[1]) : undefined;
 }
 
-async function once(pool: Pool, path: string, key: string, i: number): Promise<Sample> {
-  const body = JSON.stringify({ contents: [{ role: "user", parts: [{ text: `benchmark request number ${i % 50}` }] }] });
+/** One request, its body read to the end (HTTP 200 expected); the i-th of a load (its prompt varies with i), or `body`. */
+export async function once(pool: Pool, path: string, key: string, i: number, body = JSON.stringify({ contents: [{ role: "user", parts: [{ text: `benchmark request number ${i % 50}` }] }] })): Promise<Sample> {
   const start = performance.now();
   const res = await pool.request({ method: "POST", path, headers: { "content-type": "application/json", "x-goog-api-key": key }, body });
   let firstByteMs = -1;
@@ -61,7 +61,11 @@ export async function load(pool: Pool, path: string, key: string, seconds: numbe
   for (let i = 0; i < count; i++) {
     const wait = started + i * intervalMs - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    pending.push(once(pool, path, key, i));
+    const sample = once(pool, path, key, i);
+    // Handled now: a request failing while later ones are still being sent is not an unhandled rejection (which would
+    // end the process without its clean-up); Promise.all below still rejects with it.
+    sample.catch(() => undefined);
+    pending.push(sample);
   }
   return Promise.all(pending);
 }
@@ -84,6 +88,10 @@ export const stats = (values: number[]): { p50: number; p99: number } => {
 };
 
 export const ms = (value: number): string => `${value.toFixed(2)} ms`;
+
+/** The "Machine:" line under a section's method: cores, CPU model, Node version, date. */
+export const machineLine = (): string =>
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`;
 
 export const proxyLatency: BenchSection = {
   title: "Latency added by the gateway",
@@ -145,7 +153,7 @@ export const proxyLatency: BenchSection = {
       "see the same machine. \"Added\" is the gateway's percentile minus the direct one (percentiles of each side's",
       "requests, not paired request by request). Three processes share the 2 cores: the client, the simulator and the gateway.",
       "",
-      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+      machineLine(),
       "",
       "| request | requests | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 | added p99 |",
       "|---|---|---|---|---|---|---|---|",

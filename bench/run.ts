@@ -5,13 +5,15 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { consoleCost } from "./console-cost.js";
+import { hotPathChanges } from "./hot-path-changes.js";
 import { limitChecks } from "./limit-checks.js";
 import { proxyLatency } from "./proxy-latency.js";
 import { sessionsMemory } from "./sessions-memory.js";
 import { sessionsThroughput } from "./sessions-throughput.js";
+import { trafficShapes } from "./traffic-shapes.js";
 import type { BenchSection } from "./section.js";
 
-const sections: BenchSection[] = [proxyLatency, limitChecks, consoleCost, sessionsMemory, sessionsThroughput];
+const sections: BenchSection[] = [proxyLatency, limitChecks, consoleCost, sessionsMemory, sessionsThroughput, trafficShapes, hotPathChanges];
 
 const OUTPUT = fileURLToPath(new URL("../../../BENCHMARKS.md", import.meta.url));
 

@@ -96,6 +96,7 @@ async function startGateway(env: Record<string, string>): Promise<Gateway> {
   const metrics = async (): Promise<Metrics> => parseMetrics(await (await fetch(`${url}/metrics`)).text());
   return {
     url,
+    pid: child.pid!,
     metrics,
     async metricsAfterGc() {
       await collectGarbage();

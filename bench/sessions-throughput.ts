@@ -23,7 +23,7 @@ import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { Pool } from "undici";
 import { startRedisCluster, type RedisCluster } from "../test/helpers/redis-deployments.js";
-import { CLI, freePort, startCli, type Child } from "./processes.js";
+import { CLI, clockTicks, freePort, startCli, type Child } from "./processes.js";
 import { deleteKeysUnder } from "./redis-keys.js";
 import { int, type BenchSection } from "./section.js";
 
@@ -89,14 +89,6 @@ interface CpuSample {
   irqSteal: number;
   /** Ticks (user + system) of the bench's own processes by role. */
   roles: Record<Role, number>;
-}
-
-function clockTicks(): number {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
 }
 
 /**
@@ -203,7 +195,7 @@ async function startGateway(env: Record<string, string>): Promise<Child> {
     }
     await sleep(25);
   }
-  return { url, stop };
+  return { url, pid: child.pid!, stop };
 }
 
 /** MAX_REPLICAS `serve` processes on one store; a cell with fewer replicas uses the first ones. */

@@ -61,10 +61,20 @@ export interface SideBySideResult {
 
 /** A sample's value from a gateway's /metrics (an unlabelled series). */
 export async function metricValue(url: string, name: string): Promise<number> {
+  return (await metricValues(url, [name]))[name]!;
+}
+
+/** Several unlabelled samples from one scrape of a gateway's /metrics (a scrape resets some of them: prom-client's
+ *  event-loop delay figures cover the time since the previous scrape). */
+export async function metricValues<Name extends string>(url: string, names: readonly Name[]): Promise<Record<Name, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
-  if (!match) throw new Error(`${name} is missing from the gateway's /metrics`);
-  return Number(match[1]);
+  const values = {} as Record<Name, number>;
+  for (const name of names) {
+    const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+    if (!match) throw new Error(`${name} is missing from the gateway's /metrics`);
+    values[name] = Number(match[1]);
+  }
+  return values;
 }
 
 export const median = (values: number[]): number => stats(values).p50;
