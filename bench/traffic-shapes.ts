@@ -168,7 +168,10 @@ interface ThroughputRound {
 
 async function throughput(contenders: Contender[], pools: Pool[], shape: RequestShape): Promise<ThroughputRound[][]> {
   const { path, name, body } = shape;
-  for (const [i, contender] of contenders.entries()) await closedLoop(pools[i]!, path, contender.key, WARMUP_SECONDS, body);
+  // Warmed up taking turns too: one warmed first and then left idle while the others warm up runs slower for a while.
+  for (let second = 0; second < WARMUP_SECONDS; second++) {
+    for (const i of inTurn([...contenders.keys()], second)) await closedLoop(pools[i]!, path, contenders[i]!.key, 1, body);
+  }
   const tick = clockTicks();
   const rounds = contenders.map((): ThroughputRound[] => []);
   let turn = 0;
@@ -641,8 +644,9 @@ function throughputMarkdown(contenders: Contender[], byTarget: Array<{ name: str
     "### 1. Throughput at saturation",
     "",
     `Closed loop: ${CONCURRENCY} clients, each sending its next request as soon as the previous answer is read (one undici pool of`,
-    `${CONCURRENCY} keep-alive connections per contender), \`generateContent\` and \`streamGenerateContent?alt=sse\`, simulator at its`,
-    `defaults. Each contender first gets ${WARMUP_SECONDS} s of the same load alone (V8 optimises a fresh process's hot paths), then`,
+    `${CONCURRENCY} keep-alive connections per contender), \`generateContent\` (a one-line prompt, and a 50 KB history: 40 turns`,
+    "re-sent whole, as an app's chat object does) and `streamGenerateContent?alt=sse`, simulator at its defaults. Each contender",
+    `first gets ${WARMUP_SECONDS} s of the same load, in 1-s turns (V8 optimises a fresh process's hot paths; one warmed first, then left idle, runs slower), then`,
     `${ROUNDS} rounds of ${SECONDS} blocks of ${BLOCK_SECONDS} s per contender, taking turns block by block. calls/s: calls completed in a round's`,
     "blocks over their time; p50: latency of the round's calls; CPU/call: the proxy process's CPU time over the blocks per call",
     "(none direct). Each figure is the median of the rounds'. With every client, proxy and simulator on the same 2 cores, the",
