@@ -19,7 +19,7 @@ import { int, type BenchSection } from "./section.js";
 import { median } from "./side-by-side.js";
 import { bareProxy, closedLoop, gateway, inTurn, simulator, TARGETS_AT_SATURATION, withChildren } from "./traffic-shapes.js";
 
-const ROUNDS = Number(process.env["BENCH_CHANGES_ROUNDS"] ?? 6);
+const ROUNDS = Number(process.env["BENCH_CHANGES_ROUNDS"] ?? 10);
 const WARMUP_SECONDS = 3;
 const BLOCK_SECONDS = 1;
 /** Seconds of unary load each profiled process runs under `--cpu-prof` (after its warm-up). */
