@@ -6,10 +6,10 @@
 // turn ring (CONSOLE_TURNS, 2,000 by default) before the first round, so every turns answer walks a full ring; each
 // gateway's resident memory after the warm-up and at the end shows whether the console's memory grows with traffic.
 
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
-import { ms, RATE, stats, TARGETS } from "./proxy-latency.js";
+import { machineLine, ms, RATE, stats, TARGETS } from "./proxy-latency.js";
 import { metricValue, sideBySide, roundsTable, signed, type Companion, type Contender } from "./side-by-side.js";
 import { int, type BenchSection } from "./section.js";
 
@@ -193,7 +193,7 @@ export const consoleCost: BenchSection = {
       "`process_cpu_seconds_total` during its blocks per call, the polls it answered meanwhile included (medians over the rounds).",
       "RSS: the gateway's `process_resident_memory_bytes` after the warm-up and at the end of the run.",
       "",
-      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+      machineLine(),
       "Client, simulator and the gateway being loaded share its cores with whatever else runs there: 1-minute load",
       `average ${loadAtStart.toFixed(2)} when the section started, ${loadavg()[0]!.toFixed(2)} when it ended.`,
       "",

@@ -13,11 +13,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { breakdown, readProfile, WORK_PARTS } from "./cpu-profile.js";
-import { CLI, clockTicks, cpuSecondsOf, type Child } from "./processes.js";
+import { CLI, cpuSecondsOf, type Child } from "./processes.js";
 import { machineLine } from "./proxy-latency.js";
 import { int, type BenchSection } from "./section.js";
-import { median } from "./side-by-side.js";
-import { bareProxy, closedLoop, gateway, inTurn, simulator, TARGETS_AT_SATURATION, withChildren } from "./traffic-shapes.js";
+import { inTurn, median } from "./side-by-side.js";
+import { bareProxy, closedLoop, gateway, simulator, TARGETS_AT_SATURATION, withChildren } from "./traffic-shapes.js";
 
 const ROUNDS = Number(process.env["BENCH_CHANGES_ROUNDS"] ?? 10);
 const WARMUP_SECONDS = 3;
@@ -74,7 +74,7 @@ interface Figures {
 }
 
 /** The revisions side by side (and the bare pass-through) under the closed loop of one request shape. */
-async function sideBySide(builds: Build[], shape: (typeof TARGETS_AT_SATURATION)[number]): Promise<Figures[]> {
+async function revisionsSideBySide(builds: Build[], shape: (typeof TARGETS_AT_SATURATION)[number]): Promise<Figures[]> {
   return withChildren(async (start) => {
     const sim = await start(simulator([]));
     const proxies = [await start(bareProxy(sim.url)), ...(await Promise.all(builds.map((b) => start(gateway(sim.url, {}, b.cli)))))];
@@ -85,13 +85,12 @@ async function sideBySide(builds: Build[], shape: (typeof TARGETS_AT_SATURATION)
       for (let second = 0; second < WARMUP_SECONDS; second++) {
         for (const i of inTurn([...proxies.keys()], second)) await closedLoop(pools[i]!, shape.path, keys[i]!, 1, shape.body);
       }
-      const tick = clockTicks();
       const figures = proxies.map((): Figures => ({ cpuMs: [], callsPerSecond: [] }));
       for (let round = 0; round < ROUNDS; round++) {
         for (const i of inTurn([...proxies.keys()], round)) {
-          const before = cpuSecondsOf(proxies[i]!.pid, tick);
+          const before = cpuSecondsOf(proxies[i]!.pid);
           const loop = await closedLoop(pools[i]!, shape.path, keys[i]!, BLOCK_SECONDS, shape.body);
-          figures[i]!.cpuMs.push(((cpuSecondsOf(proxies[i]!.pid, tick) - before) * 1000) / loop.calls);
+          figures[i]!.cpuMs.push(((cpuSecondsOf(proxies[i]!.pid) - before) * 1000) / loop.calls);
           figures[i]!.callsPerSecond.push(loop.calls / loop.seconds);
         }
       }
@@ -138,7 +137,7 @@ export const hotPathChanges: BenchSection = {
         progress(`building ${commit}`);
         builds.push(build(commit));
       }
-      for (const shape of TARGETS_AT_SATURATION) results.push({ shape: shape.name, figures: await sideBySide(builds, shape) });
+      for (const shape of TARGETS_AT_SATURATION) results.push({ shape: shape.name, figures: await revisionsSideBySide(builds, shape) });
       gatewayParts = await profile((upstream, flags) => gateway(upstream, {}, CLI, flags), "bench-key");
       bareParts = await profile((upstream, flags) => bareProxy(upstream, flags), "upstream-key");
     } finally {

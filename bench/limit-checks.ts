@@ -8,12 +8,12 @@
 // each giving a p50 and a p99 per gateway; the table shows their medians over the rounds.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { deleteKeysUnder } from "./redis-keys.js";
-import { ms, RATE, TARGETS } from "./proxy-latency.js";
+import { machineLine, ms, RATE, TARGETS } from "./proxy-latency.js";
 import { roundsTable, sideBySide, signed, type Round } from "./side-by-side.js";
 import { int, type BenchSection } from "./section.js";
 
@@ -137,7 +137,7 @@ export const limitChecks: BenchSection = {
       "the memory store without limits. Gateway's own p50: its `Server-Timing` (gateway − upstream), which holds the",
       "admission; CPU: the gateway's `process_cpu_seconds_total` per call (both medians over the rounds too).",
       "",
-      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+      machineLine(),
       "Client, simulator, the gateway being loaded and Redis share its cores with whatever else runs there: 1-minute load",
       `average ${loadAtStart.toFixed(2)} when the section started, ${loadavg()[0]!.toFixed(2)} when it ended.`,
       "",

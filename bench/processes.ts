@@ -83,21 +83,26 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** The kernel's clock tick (`getconf CLK_TCK`): /proc counts CPU time in these. */
+let clockTick: number | undefined;
+
+/** The kernel's clock tick (`getconf CLK_TCK`, asked once): /proc counts CPU time in these. */
 export function clockTicks(): number {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
+  if (clockTick === undefined) {
+    try {
+      clockTick = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      clockTick = 100;
+    }
   }
+  return clockTick;
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat. */
-export function cpuSecondsOf(pid: number, tick = clockTicks()): number {
+export function cpuSecondsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // "pid (comm) state ppid … utime stime …": comm may hold spaces, so fields are counted after its ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / tick;
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks();
 }
 
 /** A process's resident memory now (VmRSS of /proc/<pid>/status), in bytes. */

@@ -79,6 +79,9 @@ export async function metricValues<Name extends string>(url: string, names: read
 
 export const median = (values: number[]): number => stats(values).p50;
 
+/** Every other turn in reverse, so that whatever drifts falls on the first and the last alike. */
+export const inTurn = <T>(items: readonly T[], turn: number): T[] => (turn % 2 === 0 ? [...items] : [...items].reverse());
+
 export const signed = (value: number): string => `${value >= 0 ? "+" : "−"}${ms(Math.abs(value))}`;
 
 function summarise(rounds: Round[]): Round {
@@ -118,7 +121,7 @@ export async function sideBySide(options: SideBySideOptions): Promise<SideBySide
       const samples = contenders.map((): Sample[] => []);
       const cpuSeconds = contenders.map(() => 0);
       for (let block = 0; block < blocks; block++) {
-        const order = (round * blocks + block) % 2 === 0 ? [...contenders.keys()] : [...contenders.keys()].reverse();
+        const order = inTurn([...contenders.keys()], round * blocks + block);
         for (const i of order) {
           const cpuBefore = await processCpuSeconds(gateways[i]!.url);
           samples[i]!.push(...(await load(pools[i]!, path, key, options.blockSeconds)));

@@ -18,7 +18,7 @@ import { CLI, clockTicks, cpuSecondsOf, residentBytesOf, startCli, startNode, ty
 import { load, machineLine, ms, once as sendRequest, stats, TARGETS, type Sample } from "./proxy-latency.js";
 import { deleteKeysUnder } from "./redis-keys.js";
 import { int, type BenchSection } from "./section.js";
-import { median, metricValues, signed } from "./side-by-side.js";
+import { inTurn, median, metricValues, signed } from "./side-by-side.js";
 
 const env = process.env;
 /** Rounds of parts 1, 2 and 4. */
@@ -78,8 +78,6 @@ const COMMAND = "`npm run bench`, or alone: `npm run build && npx tsc -p tsconfi
 const progress = (line: string): void => {
   process.stdout.write(`traffic shapes: ${line}\n`);
 };
-/** Every other turn in reverse, so that whatever drifts falls on the first and the last alike. */
-export const inTurn = <T>(items: readonly T[], turn: number): T[] => (turn % 2 === 0 ? [...items] : [...items].reverse());
 const percentiles = (values: number[]): { p50: number; p99: number } => (values.length > 0 ? stats(values) : { p50: NaN, p99: NaN });
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 const percent = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
@@ -172,7 +170,6 @@ async function throughput(contenders: Contender[], pools: Pool[], shape: Request
   for (let second = 0; second < WARMUP_SECONDS; second++) {
     for (const i of inTurn([...contenders.keys()], second)) await closedLoop(pools[i]!, path, contenders[i]!.key, 1, body);
   }
-  const tick = clockTicks();
   const rounds = contenders.map((): ThroughputRound[] => []);
   let turn = 0;
   for (let round = 0; round < ROUNDS; round++) {
@@ -181,9 +178,9 @@ async function throughput(contenders: Contender[], pools: Pool[], shape: Request
     for (let block = 0; block < SECONDS / BLOCK_SECONDS; block++) {
       for (const i of inTurn([...contenders.keys()], turn++)) {
         const pid = contenders[i]!.proxy?.pid;
-        const before = pid === undefined ? NaN : cpuSecondsOf(pid, tick);
+        const before = pid === undefined ? NaN : cpuSecondsOf(pid);
         const loop = await closedLoop(pools[i]!, path, contenders[i]!.key, BLOCK_SECONDS, body);
-        cpu[i]! += pid === undefined ? NaN : cpuSecondsOf(pid, tick) - before;
+        cpu[i]! += pid === undefined ? NaN : cpuSecondsOf(pid) - before;
         loops[i]!.calls += loop.calls;
         loops[i]!.seconds += loop.seconds;
         loops[i]!.latencies.push(...loop.latencies);
@@ -330,7 +327,7 @@ const LOOP_METRICS = ["nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_p99_s
  * the gateway's event-loop delay over the ramp and the hold (a /metrics scrape resets prom-client's histogram, so
  * the scrape before the ramp starts the window and each later one ends one); every chunk's lateness.
  */
-async function holdStreams(target: StreamTarget, tick: number): Promise<HeldRun> {
+async function holdStreams(target: StreamTarget): Promise<HeldRun> {
   const { contender } = target;
   const pool = new Pool(contender.url, { connections: STREAMS + 16 });
   const failures = new Map<string, number>();
@@ -351,7 +348,7 @@ async function holdStreams(target: StreamTarget, tick: number): Promise<HeldRun>
   try {
     const pid = contender.proxy?.pid;
     const rssBefore = pid === undefined ? NaN : residentBytesOf(pid);
-    const cpuBefore = pid === undefined ? NaN : cpuSecondsOf(pid, tick);
+    const cpuBefore = pid === undefined ? NaN : cpuSecondsOf(pid);
     const before = await scrape();
     const t0 = performance.now();
     const streams: Array<Promise<void>> = [];
@@ -398,7 +395,7 @@ async function holdStreams(target: StreamTarget, tick: number): Promise<HeldRun>
     if (holdUntil > performance.now()) await sleep(holdUntil - performance.now());
     const hold = await scrape();
     await Promise.all(streams);
-    const cpu = pid === undefined ? NaN : cpuSecondsOf(pid, tick) - cpuBefore;
+    const cpu = pid === undefined ? NaN : cpuSecondsOf(pid) - cpuBefore;
     const beyond = (seconds: number): number => Math.max(0, seconds * 1000 - EVENT_LOOP_RESOLUTION_MS);
     return {
       openAtPeak,
@@ -439,13 +436,12 @@ async function proxyRow(starting: Promise<Child>, contender: (proxy: Child) => C
 }
 
 async function manyStreams(rows: HeldRow[]): Promise<void> {
-  const tick = clockTicks();
   for (let round = 0; round < STREAM_ROUNDS; round++) {
     for (const row of inTurn(rows, round)) {
       const { target, close } = await row.open(round);
       let run: HeldRun;
       try {
-        run = await holdStreams(target, tick);
+        run = await holdStreams(target);
       } finally {
         await close();
       }
@@ -474,7 +470,7 @@ interface LongRun {
 }
 
 /** LONG_STREAMS long streams at once; the proxy's CPU time over them (sessions, if any, created before). */
-async function longStreams(target: StreamTarget, tick: number): Promise<LongRun> {
+async function longStreams(target: StreamTarget): Promise<LongRun> {
   const { contender } = target;
   const pool = new Pool(contender.url, { connections: LONG_STREAMS });
   const failures = new Map<string, number>();
@@ -482,7 +478,7 @@ async function longStreams(target: StreamTarget, tick: number): Promise<LongRun>
   let chunks = 0;
   try {
     const pid = contender.proxy?.pid;
-    const before = pid === undefined ? NaN : cpuSecondsOf(pid, tick);
+    const before = pid === undefined ? NaN : cpuSecondsOf(pid);
     await Promise.all(
       Array.from({ length: LONG_STREAMS }, async (_, i) => {
         const { path, body } = streamRequest(target, i);
@@ -496,7 +492,7 @@ async function longStreams(target: StreamTarget, tick: number): Promise<LongRun>
         }
       }),
     );
-    const cpu = pid === undefined ? NaN : cpuSecondsOf(pid, tick) - before;
+    const cpu = pid === undefined ? NaN : cpuSecondsOf(pid) - before;
     return { chunks, durations, cpuPerChunkUs: (cpu * 1e6) / chunks, failures };
   } finally {
     await pool.close();
@@ -510,11 +506,10 @@ interface LongRow {
 }
 
 async function longStreamRounds(rows: LongRow[]): Promise<void> {
-  const tick = clockTicks();
   // Round 0 warms the processes up (V8) and is not kept.
   for (let round = 0; round <= ROUNDS; round++) {
     for (const row of inTurn(rows, round)) {
-      const run = await longStreams(await row.target(), tick);
+      const run = await longStreams(await row.target());
       if (round === 0) continue;
       row.runs.push(run);
       progress(
